@@ -1,0 +1,32 @@
+"""Flow bijectors: `tfp.bijectors.Bijector` subclasses, pure math, no training logic.
+
+Parameters are passed in as tensors (in models, the values of Keras weights), so a
+bijector is cheap to rebuild on every call and Keras 3 tracks all trainable state.
+"""
+from tfp_flows.bijectors.actnorm import ActNorm
+from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
+from tfp_flows.bijectors.affine_coupling import AffineCoupling
+from tfp_flows.bijectors.coupling import Coupling
+from tfp_flows.bijectors.factor_out import FactorOut
+from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
+from tfp_flows.bijectors.masks import ChannelMask, CheckerboardMask, Mask, make_mask
+from tfp_flows.bijectors.permutations import reverse_channels, shuffle_channels
+from tfp_flows.bijectors.scaling import Scaling
+from tfp_flows.bijectors.squeeze import Squeeze
+
+__all__ = [
+    "ActNorm",
+    "AdditiveCoupling",
+    "AffineCoupling",
+    "ChannelMask",
+    "CheckerboardMask",
+    "Coupling",
+    "FactorOut",
+    "Invertible1x1Conv",
+    "Mask",
+    "Scaling",
+    "Squeeze",
+    "make_mask",
+    "reverse_channels",
+    "shuffle_channels",
+]

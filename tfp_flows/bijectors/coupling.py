@@ -1,0 +1,106 @@
+"""Coupling base class: `y_a = x_a`, `y_b = g(x_b; theta)`, `theta = conditioner(x_a)`.
+
+Subclasses override one pair of hooks, `_couple` / `_uncouple`, which transform `x_b`
+given the conditioner's output and return an elementwise log-det (or None when it is
+zero). Masking, shape checks and the log-det reduction live here.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from tfp_flows.bijectors._base import FusedBijector, check_event_shape, maybe_check_finite, zeros_over_batch
+from tfp_flows.bijectors.masks import Mask, make_mask
+
+
+class Coupling(FusedBijector, abc.ABC):
+    """Abstract coupling bijector over events of shape `mask.event_shape`.
+
+    Args:
+      conditioner: any callable (typically a Keras layer) mapping `x_a`, of event
+        shape `mask.a_event_shape`, to the coupling parameters; its expected
+        output event shape is `param_event_shape`.
+      mask: a `Mask` or one of "channel", "halves", "odd_even", "checkerboard".
+      event_shape: `(D,)` or `(H, W, C)`; needed when `mask` is a name.
+      parity: 0 or 1, swaps the roles of the two parts.
+      validate_args: check inputs are finite.
+    """
+
+    def __init__(
+        self,
+        conditioner: Callable[[tf.Tensor], tf.Tensor],
+        mask: str | Mask = "channel",
+        event_shape: Sequence[int] | None = None,
+        parity: int = 0,
+        is_constant_jacobian: bool = False,
+        validate_args: bool = False,
+        name: str = "coupling",
+        parameters: dict | None = None,
+    ):
+        if not callable(conditioner):
+            raise ValueError(f"{type(self).__name__}: conditioner must be callable, got {conditioner!r}.")
+        self._conditioner = conditioner
+        self._mask = make_mask(mask, event_shape, parity)
+        super().__init__(
+            forward_min_event_ndims=len(self._mask.event_shape),
+            is_constant_jacobian=is_constant_jacobian,
+            validate_args=validate_args,
+            parameters=parameters,
+            name=name,
+        )
+
+    @classmethod
+    def _parameter_properties(cls, dtype):
+        return {}  # the parameters live in the conditioner, not in tensors of this bijector
+
+    @property
+    def conditioner(self):
+        return self._conditioner
+
+    @property
+    def mask(self) -> Mask:
+        return self._mask
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return self._mask.event_shape
+
+    @property
+    def param_event_shape(self) -> tuple[int, ...]:
+        """The event shape the conditioner must output."""
+        return self._mask.b_event_shape
+
+    @abc.abstractmethod
+    def _couple(self, x_b: tf.Tensor, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """Forward transform of `x_b`: returns `(y_b, elementwise log-det or None for 0)`."""
+
+    @abc.abstractmethod
+    def _uncouple(self, y_b: tf.Tensor, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """Inverse transform of `y_b`: returns `(x_b, elementwise inverse log-det or None)`."""
+
+    def _params(self, x_a: tf.Tensor, dtype) -> tf.Tensor:
+        params = self._conditioner(x_a)
+        check_event_shape(params, self.param_event_shape, type(self).__name__, what="conditioner output")
+        # Conditioners may compute in low precision; the transform and log-det stay in `dtype`.
+        return tf.cast(params, dtype)
+
+    def _check(self, x: tf.Tensor, what: str) -> tf.Tensor:
+        check_event_shape(x, self.event_shape, type(self).__name__, what=what)
+        return maybe_check_finite(x, self.validate_args, type(self).__name__, what)
+
+    def _apply(self, x: tf.Tensor, hook, what: str):
+        x = self._check(x, what)
+        x_a, x_b = self._mask.split(x)
+        y_b, elementwise = hook(x_b, self._params(x_a, x.dtype))
+        y = self._mask.merge(x_a, y_b)
+        if elementwise is None:
+            return y, zeros_over_batch(x, len(self.event_shape))
+        return y, self._mask.sum_log_det(elementwise)
+
+    def _forward_and_log_det(self, x):
+        return self._apply(x, self._couple, "x")
+
+    def _inverse_and_log_det(self, y):
+        return self._apply(y, self._uncouple, "y")

@@ -1,0 +1,170 @@
+"""Multi-scale factor-out: RealNVP's split and Glow's split with a learned prior."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, check_event_shape, maybe_check_finite
+
+tfb = tfp.bijectors
+
+
+class FactorOut(FusedBijector):
+    """Joins a flat latent into an image whose factored-out channels skip the inner flow.
+
+    The event `h` of shape `(H, W, C)` is split on channels into `h_kept` (the first
+    `C - F` channels, transformed further by `inner`) and `h_out` (the last `F`
+    channels, factored out). The flat latent is `z = [eps, z_inner]` with
+    `eps = flatten(e)` of size `H*W*F`, and `inner` maps `z_inner` to `h_kept`.
+
+    With `prior(h_kept) = (mu, log_sigma)` (the last axis of its output split in halves;
+    openai/glow's learned split prior) or `mu = 0, log_sigma = 0` without a prior
+    (RealNVP's factor-out):
+
+    Forward:  `h_kept = inner.forward(z_inner)`, `h_out = mu + exp(log_sigma) * e`
+    Inverse:  `e = (h_out - mu) * exp(-log_sigma)`, `z_inner = inner.inverse(h_kept)`
+    Log-det:  `log|det dh/dz| = inner.fldj(z_inner) + sum(log_sigma)`
+
+    So a whole multi-scale flow is one bijector from a standard base over `z` (flat,
+    size `H*W*C`) to images, and `inverse` returns every latent, factored-out parts
+    included. A standard normal base on `e` gives `h_out ~ N(mu(h_kept), sigma(h_kept))`.
+
+    Args:
+      inner: bijector from flat `(D_inner,)` vectors to `(H, W, C - F)` images.
+      event_shape: `(H, W, C)`, the image this bijector outputs.
+      num_factored: `F`, the channels factored out (default `C // 2`).
+      prior: optional callable (typically a Keras layer) mapping `h_kept` to
+        `(H, W, 2F)`: `mu` then `log_sigma`.
+
+    >>> import tensorflow as tf, tensorflow_probability as tfp
+    >>> from tfp_flows.bijectors import FactorOut
+    >>> inner = tfp.bijectors.Reshape(event_shape_out=(2, 2, 1), event_shape_in=(4,))
+    >>> split = FactorOut(inner, event_shape=(2, 2, 2))
+    >>> split.forward(tf.zeros([3, 8])).shape, split.inverse(tf.zeros([3, 2, 2, 2])).shape
+    (TensorShape([3, 2, 2, 2]), TensorShape([3, 8]))
+    """
+
+    def __init__(
+        self,
+        inner: tfb.Bijector,
+        event_shape: Sequence[int],
+        num_factored: int | None = None,
+        prior: Callable[[tf.Tensor], tf.Tensor] | None = None,
+        validate_args: bool = False,
+        name: str = "factor_out",
+    ):
+        parameters = dict(locals())
+        if not isinstance(inner, tfb.Bijector):
+            raise ValueError(f"FactorOut: inner must be a tfp.bijectors.Bijector, got {inner!r}.")
+        event_shape = tuple(int(d) for d in event_shape)
+        if len(event_shape) != 3 or min(event_shape) < 1:
+            raise ValueError(f"FactorOut: expected an image event shape (H, W, C), got {event_shape}.")
+        height, width, channels = event_shape
+        num_factored = channels // 2 if num_factored is None else int(num_factored)
+        if not 0 < num_factored < channels:
+            raise ValueError(
+                f"FactorOut: expected 0 < num_factored < C = {channels} channels, got {num_factored} "
+                f"(event shape {event_shape})."
+            )
+        if prior is not None and not callable(prior):
+            raise ValueError(f"FactorOut: prior must be callable or None, got {prior!r}.")
+        self._inner = inner
+        self._prior = prior
+        self._event_shape = event_shape
+        self._kept_shape = (height, width, channels - num_factored)
+        self._out_shape = (height, width, num_factored)
+        self._num_out = height * width * num_factored
+        try:
+            inner_in = inner.inverse_event_shape(self._kept_shape)
+        except ValueError:
+            inner_in = None
+        if inner_in is None or inner_in.rank != 1 or inner_in[0] is None:
+            raise ValueError(
+                f"FactorOut: inner must map flat vectors to images of shape {self._kept_shape}, "
+                f"but its inverse {'rejects that shape' if inner_in is None else f'gives event shape {inner_in}'}."
+            )
+        self._inner_size = int(inner_in[0])
+        super().__init__(
+            forward_min_event_ndims=1,
+            inverse_min_event_ndims=3,
+            validate_args=validate_args,
+            parameters=parameters,
+            name=name,
+        )
+
+    @classmethod
+    def _parameter_properties(cls, dtype):
+        return {}
+
+    @property
+    def inner(self) -> tfb.Bijector:
+        return self._inner
+
+    @property
+    def prior(self):
+        return self._prior
+
+    @property
+    def latent_size(self) -> int:
+        """The size of the flat latent `z`."""
+        return self._num_out + self._inner_size
+
+    def _prior_params(self, h_kept, dtype):
+        if self._prior is None:
+            return None, None
+        params = self._prior(h_kept)
+        check_event_shape(params, self._out_shape[:-1] + (2 * self._out_shape[-1],), "FactorOut", "prior output")
+        mean, log_sigma = tf.split(tf.cast(params, dtype), 2, axis=-1)
+        return mean, log_sigma
+
+    def _forward_and_log_det(self, z):
+        check_event_shape(z, (self.latent_size,), "FactorOut", "z")
+        z = maybe_check_finite(z, self.validate_args, "FactorOut", "z")
+        batch_shape = batch_shape_of(z, 1)
+        eps, z_inner = z[..., : self._num_out], z[..., self._num_out :]
+        h_kept = self._inner.forward(z_inner)
+        log_det = self._inner.forward_log_det_jacobian(z_inner, event_ndims=1)
+        h_out = tf.reshape(eps, tf.concat([batch_shape, self._out_shape], axis=0))
+        mean, log_sigma = self._prior_params(h_kept, z.dtype)
+        if mean is not None:
+            h_out = mean + tf.exp(log_sigma) * h_out
+            log_det = log_det + tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
+        h = tf.concat([h_kept, h_out], axis=-1)
+        h.set_shape(z.shape[:-1].concatenate(self._event_shape))
+        return h, log_det + tf.zeros(batch_shape, z.dtype)
+
+    def _inverse_and_log_det(self, h):
+        check_event_shape(h, self._event_shape, "FactorOut", "y")
+        h = maybe_check_finite(h, self.validate_args, "FactorOut", "y")
+        batch_shape = batch_shape_of(h, 3)
+        h_kept, h_out = h[..., : self._kept_shape[-1]], h[..., self._kept_shape[-1] :]
+        mean, log_sigma = self._prior_params(h_kept, h.dtype)
+        log_det = self._inner.inverse_log_det_jacobian(h_kept, event_ndims=3)
+        if mean is not None:
+            h_out = (h_out - mean) * tf.exp(-log_sigma)
+            log_det = log_det - tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
+        eps = tf.reshape(h_out, tf.concat([batch_shape, [self._num_out]], axis=0))
+        z = tf.concat([eps, self._inner.inverse(h_kept)], axis=-1)
+        z.set_shape(h.shape[:-3].concatenate([self.latent_size]))
+        return z, log_det + tf.zeros(batch_shape, h.dtype)
+
+    def _forward_event_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate(self._event_shape)
+
+    def _inverse_event_shape(self, output_shape):
+        return tf.TensorShape(output_shape)[:-3].concatenate([self.latent_size])
+
+    def _forward_event_shape_tensor(self, input_shape):
+        return tf.constant(self._event_shape, dtype=tf.int32)
+
+    def _inverse_event_shape_tensor(self, output_shape):
+        return tf.constant([self.latent_size], dtype=tf.int32)
+
+    def _forward_dtype(self, input_dtype, **kwargs):
+        return input_dtype
+
+    def _inverse_dtype(self, output_dtype, **kwargs):
+        return output_dtype
+

@@ -1,0 +1,200 @@
+"""Masks that split an event into the conditioning part `a` and the transformed part `b`.
+
+A coupling computes `y_b = g(x_b; conditioner(x_a))`, `y_a = x_a`. Two families:
+
+* `ChannelMask`: a partition of the last axis (channels of an image, entries of a
+  vector). `x_a` and `x_b` are the gathered sub-tensors, so the conditioner sees
+  only `x_a` and outputs parameters for `x_b` alone.
+* `CheckerboardMask`: RealNVP's spatial mask `m[i, j] = (i + j) % 2 == parity`.
+  `x_a = x * m` and `x_b = x` keep the full image shape; the conditioner sees the
+  masked image and its output is applied where `m == 0` only.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+MASK_KINDS = ("channel", "halves", "odd_even", "checkerboard")
+
+
+class Mask(abc.ABC):
+    """Base class: `split`, `merge` and the per-event log-det reduction."""
+
+    event_shape: tuple[int, ...]
+
+    @property
+    @abc.abstractmethod
+    def a_event_shape(self) -> tuple[int, ...]:
+        """Event shape of `x_a`, the conditioner's input."""
+
+    @property
+    @abc.abstractmethod
+    def b_event_shape(self) -> tuple[int, ...]:
+        """Event shape of `x_b`, and of every coupling parameter."""
+
+    @abc.abstractmethod
+    def split(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Returns `(x_a, x_b)`."""
+
+    @abc.abstractmethod
+    def merge(self, x_a: tf.Tensor, x_b: tf.Tensor) -> tf.Tensor:
+        """Inverse of `split`: the full event from its two parts."""
+
+    def sum_log_det(self, elementwise: tf.Tensor) -> tf.Tensor:
+        """Sums elementwise log-dets of `x_b` over the event, counting transformed entries only."""
+        axes = list(range(-len(self.b_event_shape), 0))
+        return tf.reduce_sum(elementwise, axis=axes)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(event_shape={self.event_shape})"
+
+
+class ChannelMask(Mask):
+    """Partition of the last axis; `conditioning[i]` is True where entry `i` belongs to `x_a`."""
+
+    def __init__(self, event_shape: Sequence[int], conditioning: Sequence[bool]):
+        self.event_shape = _as_event_shape(event_shape)
+        conditioning = np.asarray(conditioning, dtype=bool)
+        n = self.event_shape[-1]
+        if conditioning.shape != (n,):
+            raise ValueError(
+                f"ChannelMask: expected a boolean pattern of shape ({n},) for event shape "
+                f"{self.event_shape}, got shape {conditioning.shape}."
+            )
+        if conditioning.all() or not conditioning.any():
+            raise ValueError(
+                "ChannelMask: the pattern must put at least one entry in each part, "
+                f"got {conditioning.astype(int).tolist()}."
+            )
+        self.conditioning = conditioning
+        self._a_idx = np.flatnonzero(conditioning)
+        self._b_idx = np.flatnonzero(~conditioning)
+        order = np.concatenate([self._a_idx, self._b_idx])
+        self._merge_idx = np.argsort(order)
+        # Contiguous blocks split and merge with slices instead of gathers.
+        self._a_first = _is_range(order, 0, n)
+        self._b_first = _is_range(np.concatenate([self._b_idx, self._a_idx]), 0, n)
+
+    @property
+    def a_event_shape(self):
+        return self.event_shape[:-1] + (len(self._a_idx),)
+
+    @property
+    def b_event_shape(self):
+        return self.event_shape[:-1] + (len(self._b_idx),)
+
+    def split(self, x):
+        na = len(self._a_idx)
+        if self._a_first:
+            return x[..., :na], x[..., na:]
+        if self._b_first:
+            nb = len(self._b_idx)
+            return x[..., nb:], x[..., :nb]
+        return tf.gather(x, self._a_idx, axis=-1), tf.gather(x, self._b_idx, axis=-1)
+
+    def merge(self, x_a, x_b):
+        if self._a_first:
+            return tf.concat([x_a, x_b], axis=-1)
+        if self._b_first:
+            return tf.concat([x_b, x_a], axis=-1)
+        return tf.gather(tf.concat([x_a, x_b], axis=-1), self._merge_idx, axis=-1)
+
+
+class CheckerboardMask(Mask):
+    """Spatial checkerboard over `(H, W, C)` images: pixel `(i, j)` conditions when `(i + j) % 2 == parity`."""
+
+    def __init__(self, event_shape: Sequence[int], parity: int = 0):
+        self.event_shape = _as_event_shape(event_shape)
+        if len(self.event_shape) != 3:
+            raise ValueError(
+                f"CheckerboardMask: expected an image event shape (H, W, C), got {self.event_shape}."
+            )
+        height, width, _ = self.event_shape
+        if height * width < 2:
+            raise ValueError(f"CheckerboardMask: needs at least 2 pixels, got event shape {self.event_shape}.")
+        self.parity = int(parity) % 2
+        ii, jj = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+        self._pattern = ((ii + jj) % 2 == self.parity).astype(np.float32)[..., None]
+
+    @property
+    def a_event_shape(self):
+        return self.event_shape
+
+    @property
+    def b_event_shape(self):
+        return self.event_shape
+
+    def _m(self, dtype):
+        return tf.constant(self._pattern, dtype=dtype)
+
+    def split(self, x):
+        return x * self._m(x.dtype), x
+
+    def merge(self, x_a, x_b):
+        m = self._m(x_a.dtype)
+        return x_a * m + x_b * (1.0 - m)
+
+    def sum_log_det(self, elementwise):
+        return tf.reduce_sum(elementwise * (1.0 - self._m(elementwise.dtype)), axis=[-3, -2, -1])
+
+
+def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int = 0) -> Mask:
+    """Builds a mask by name.
+
+    Args:
+      kind: "channel" or "halves" (first half of the last axis conditions),
+        "odd_even" (even entries of the last axis condition), "checkerboard"
+        (images only), or a `Mask` instance (returned unchanged).
+      event_shape: `(D,)` for vectors, `(H, W, C)` for images.
+      parity: 0 or 1; 1 swaps the roles of the two parts, so alternating
+        parity between successive couplings transforms every entry.
+    """
+    if isinstance(kind, Mask):
+        if event_shape is not None and tuple(event_shape) != kind.event_shape:
+            raise ValueError(
+                f"make_mask: the mask was built for event shape {kind.event_shape}, "
+                f"but event_shape={tuple(event_shape)} was given."
+            )
+        return kind
+    if event_shape is None:
+        raise ValueError(f"make_mask: mask {kind!r} needs the event_shape, got None.")
+    event_shape = _as_event_shape(event_shape)
+    if parity not in (0, 1):
+        raise ValueError(f"make_mask: expected parity 0 or 1, got {parity!r}.")
+    if kind == "checkerboard":
+        return CheckerboardMask(event_shape, parity)
+    n = event_shape[-1]
+    if kind in ("channel", "halves"):
+        if n < 2:
+            raise ValueError(
+                f"make_mask: a {kind!r} mask needs at least 2 entries on the last axis, "
+                f"got event shape {event_shape}."
+            )
+        pattern = np.arange(n) < n // 2
+    elif kind == "odd_even":
+        if n < 2:
+            raise ValueError(
+                f"make_mask: an 'odd_even' mask needs at least 2 entries on the last axis, "
+                f"got event shape {event_shape}."
+            )
+        pattern = np.arange(n) % 2 == 0
+    else:
+        raise ValueError(f"make_mask: unknown mask {kind!r}; expected one of {MASK_KINDS}.")
+    return ChannelMask(event_shape, pattern if parity == 0 else ~pattern)
+
+
+def _as_event_shape(event_shape) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in event_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an event shape of positive integers, got {event_shape!r}.") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise ValueError(f"expected an event shape of positive integers, got {event_shape!r}.")
+    return shape
+
+
+def _is_range(order: np.ndarray, start: int, stop: int) -> bool:
+    return np.array_equal(order, np.arange(start, stop))

@@ -1,0 +1,11 @@
+"""Keras 3 layers that own bijector parameters and build the bijectors from them.
+
+Keras 3 does not track variables held inside a `tf.Module` (a TFP bijector), so every
+trainable parameter lives in one of these layers; `layer.bijector()` returns a cheap,
+freshly built bijector that reads the layer's current weights.
+"""
+from tfp_flows.layers.actnorm import ActNormLayer
+from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
+from tfp_flows.layers.scaling import ScalingLayer
+
+__all__ = ["ActNormLayer", "Invertible1x1ConvLayer", "ScalingLayer"]

@@ -1,0 +1,60 @@
+"""Keras weights of an `ActNorm` bijector, with its data-dependent initialisation."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD, ActNorm
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class ActNormLayer(keras.layers.Layer):
+    """Per-channel `shift` and `log_scale` weights, plus an `initialized` flag.
+
+    `initialize(batch)` sets the weights from the statistics of `batch` (the input of
+    this ActNorm in the data direction) the first time it is called and is a no-op
+    afterwards; it works eagerly and inside `tf.function`. The flag is a weight, so it
+    is saved and restored with the model: a reloaded or resumed model is not
+    re-initialised.
+    """
+
+    def __init__(self, channels: int, event_ndims: int = 3, min_std: float = DEFAULT_MIN_STD, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"ActNormLayer: expected channels >= 1, got {channels!r}.")
+        self.channels = channels
+        self.event_ndims = event_ndims
+        self.min_std = min_std
+        self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
+        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
+        self.initialized = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, dtype="float32", name="initialized"
+        )
+        self.built = True
+
+    def bijector(self) -> ActNorm:
+        return ActNorm(
+            tf.cast(self.shift, self.variable_dtype),
+            tf.cast(self.log_scale, self.variable_dtype),
+            event_ndims=self.event_ndims,
+            name=self.name,
+        )
+
+    def initialize(self, batch: tf.Tensor) -> tf.Tensor:
+        """Data-dependent init from `batch` if not done yet; returns `bijector().forward(batch)`.
+
+        `batch` is the input of the normalising (forward) direction; the returned tensor is
+        what the next layer sees, so a model initialises its ActNorms in order in one pass.
+        """
+        batch = tf.cast(batch, self.variable_dtype)
+        shift, log_scale = ActNorm.initial_parameters(batch, self.event_ndims, self.min_std)
+        needed = tf.equal(self.initialized, 0.0)
+        self.shift.assign(tf.where(needed, shift, tf.convert_to_tensor(self.shift)))
+        self.log_scale.assign(tf.where(needed, log_scale, tf.convert_to_tensor(self.log_scale)))
+        self.initialized.assign(1.0)
+        return self.bijector().forward(batch)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(channels=self.channels, event_ndims=self.event_ndims, min_std=self.min_std)
+        return config

@@ -1,0 +1,60 @@
+"""Keras weights of an `Invertible1x1Conv` bijector (LU or plain)."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class Invertible1x1ConvLayer(keras.layers.Layer):
+    """Weights of Glow's 1x1 convolution, initialised to a random rotation.
+
+    LU (`lu=True`): trainable `lower`, `upper`, `log_scale`; fixed `permutation` and
+    `sign` (non-trainable weights, so they are saved with the model). Plain: one
+    trainable `matrix`.
+    """
+
+    def __init__(self, channels: int, lu: bool = True, seed: int | None = None, event_ndims: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"Invertible1x1ConvLayer: expected channels >= 1, got {channels!r}.")
+        self.channels, self.lu, self.seed, self.event_ndims = channels, lu, seed, event_ndims
+        if lu:
+            init = Invertible1x1Conv.initial_lu(channels, seed)
+            for key in ("lower", "upper", "log_scale"):
+                setattr(self, key, self._weight(key, init[key], trainable=True))
+            self.sign = self._weight("sign", init["sign"], trainable=False)
+            self.permutation = self._weight("permutation", init["permutation"], trainable=False, dtype="int32")
+        else:
+            self.matrix = self._weight("matrix", Invertible1x1Conv.initial_matrix(channels, seed), trainable=True)
+        self.built = True
+
+    def _weight(self, name, value, trainable, dtype=None):
+        return self.add_weight(
+            shape=value.shape,
+            initializer=keras.initializers.Constant(value),
+            trainable=trainable,
+            dtype=dtype,
+            name=name,
+        )
+
+    def bijector(self) -> Invertible1x1Conv:
+        dtype = self.variable_dtype
+        if self.lu:
+            return Invertible1x1Conv(
+                permutation=tf.convert_to_tensor(self.permutation),
+                lower=tf.cast(self.lower, dtype),
+                upper=tf.cast(self.upper, dtype),
+                log_scale=tf.cast(self.log_scale, dtype),
+                sign=tf.cast(self.sign, dtype),
+                event_ndims=self.event_ndims,
+                name=self.name,
+            )
+        return Invertible1x1Conv(tf.cast(self.matrix, dtype), event_ndims=self.event_ndims, name=self.name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(channels=self.channels, lu=self.lu, seed=self.seed, event_ndims=self.event_ndims)
+        return config

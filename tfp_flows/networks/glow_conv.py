@@ -1,0 +1,64 @@
+"""Glow's coupling network and its zero-initialised output convolution (openai/glow)."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class ZeroConv2D(keras.layers.Layer):
+    """openai/glow's `conv2d_zeros`: a zero-initialised conv whose output is scaled by `exp(3 * logs)`.
+
+    Starting at zero makes every coupling the identity map (additive) or a fixed
+    scaling (affine), and the split prior a standard normal; the learned per-channel
+    `logs` lets the output grow quickly once training starts.
+    """
+
+    def __init__(self, filters: int, kernel_size: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = filters, kernel_size
+        self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer="zeros", name="conv")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.logs = self.add_weight(shape=(self.filters,), initializer="zeros", name="logs")
+        self.built = True
+
+    def call(self, x):
+        return self.conv(x) * ops.exp(ops.cast(self.logs, self.compute_dtype) * 3.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class GlowConvNet(keras.layers.Layer):
+    """conv3x3 -> ReLU -> conv1x1 -> ReLU -> zero-initialised conv3x3, as in Glow's coupling."""
+
+    def __init__(self, out_channels: int, hidden_channels: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        for key, value in dict(out_channels=out_channels, hidden_channels=hidden_channels).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"GlowConvNet: expected {key} >= 1, got {value!r}.")
+        self.out_channels, self.hidden_channels = out_channels, hidden_channels
+        self.conv_in = keras.layers.Conv2D(hidden_channels, 3, padding="same", activation="relu", name="conv_in")
+        self.conv_mid = keras.layers.Conv2D(hidden_channels, 1, padding="same", activation="relu", name="conv_mid")
+        self.conv_out = ZeroConv2D(out_channels, 3, name="conv_out")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        self.conv_in.build(shape)
+        hidden = shape[:-1] + (self.hidden_channels,)
+        self.conv_mid.build(hidden)
+        self.conv_out.build(hidden)
+        self.built = True
+
+    def call(self, x):
+        return self.conv_out(self.conv_mid(self.conv_in(x)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(out_channels=self.out_channels, hidden_channels=self.hidden_channels)
+        return config
