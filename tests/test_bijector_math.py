@@ -107,3 +107,10 @@ def test_transformed_distribution_log_prob_by_hand(name, dtype):
     expected = base_log_prob - autodiff_log_det(fresh.forward, x_hand)
     np.testing.assert_allclose(dist.log_prob(y).numpy(), expected, **tolerance(dtype))
     assert dist.event_shape == bijector.forward_event_shape(event_shape)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_declare_no_batch_shape(name):
+    """`_parameter_properties` is implemented: TFP infers an empty batch shape from the parameters."""
+    bijector, _ = build(name, np.float32)
+    assert bijector.experimental_batch_shape() == tf.TensorShape([])

@@ -48,7 +48,7 @@ class Scaling(FusedBijector):
     def _parameter_properties(cls, dtype):
         from tensorflow_probability.python.internal import parameter_properties
 
-        return dict(log_scale=parameter_properties.ParameterProperties(event_ndims=lambda self: self.forward_min_event_ndims))
+        return dict(log_scale=parameter_properties.ParameterProperties(event_ndims=lambda self, x_event_ndims=None: self.forward_min_event_ndims))
 
     @property
     def log_scale(self) -> tf.Tensor:
