@@ -140,13 +140,14 @@ class FactorOut(FusedBijector):
         h = maybe_check_finite(h, self.validate_args, "FactorOut", "y")
         batch_shape = batch_shape_of(h, 3)
         h_kept, h_out = h[..., : self._kept_shape[-1]], h[..., self._kept_shape[-1] :]
-        mean, log_sigma = self._prior_params(h_kept, h.dtype)
+        z_inner = self._inner.inverse(h_kept)
         log_det = self._inner.inverse_log_det_jacobian(h_kept, event_ndims=3)
+        mean, log_sigma = self._prior_params(h_kept, h.dtype)
         if mean is not None:
             h_out = (h_out - mean) * tf.exp(-log_sigma)
             log_det = log_det - tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
         eps = tf.reshape(h_out, tf.concat([batch_shape, [self._num_out]], axis=0))
-        z = tf.concat([eps, self._inner.inverse(h_kept)], axis=-1)
+        z = tf.concat([eps, z_inner], axis=-1)
         z.set_shape(h.shape[:-3].concatenate([self.latent_size]))
         return z, log_det + tf.zeros(batch_shape, h.dtype)
 

@@ -5,7 +5,8 @@ trainable parameter lives in one of these layers; `layer.bijector()` returns a c
 freshly built bijector that reads the layer's current weights.
 """
 from tfp_flows.layers.actnorm import ActNormLayer
+from tfp_flows.layers.gaussian_prior import GaussianPriorLayer
 from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
 from tfp_flows.layers.scaling import ScalingLayer
 
-__all__ = ["ActNormLayer", "Invertible1x1ConvLayer", "ScalingLayer"]
+__all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfp_flows.bijectors._base import FusedBijector
 from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD, ActNorm
 
 
@@ -12,10 +13,14 @@ class ActNormLayer(keras.layers.Layer):
     """Per-channel `shift` and `log_scale` weights, plus an `initialized` flag.
 
     `initialize(batch)` sets the weights from the statistics of `batch` (the input of
-    this ActNorm in the data direction) the first time it is called and is a no-op
-    afterwards; it works eagerly and inside `tf.function`. The flag is a weight, so it
-    is saved and restored with the model: a reloaded or resumed model is not
-    re-initialised.
+    this ActNorm in the normalising direction) the first time it is called and is a
+    no-op afterwards (unless `force=True`); it works eagerly and inside `tf.function`.
+    The flag is a weight, so it is saved and restored with the model: a reloaded or
+    resumed model is not re-initialised.
+
+    While `initializing` is set (by `FlowModel.initialize`), `bijector()` returns a
+    bijector that initialises the layer from whatever reaches it, so one pass of data
+    through a whole flow initialises every ActNorm in order.
     """
 
     def __init__(self, channels: int, event_ndims: int = 3, min_std: float = DEFAULT_MIN_STD, **kwargs):
@@ -25,6 +30,7 @@ class ActNormLayer(keras.layers.Layer):
         self.channels = channels
         self.event_ndims = event_ndims
         self.min_std = min_std
+        self.initializing = False
         self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
         self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
         self.initialized = self.add_weight(
@@ -32,7 +38,9 @@ class ActNormLayer(keras.layers.Layer):
         )
         self.built = True
 
-    def bijector(self) -> ActNorm:
+    def bijector(self) -> FusedBijector:
+        if self.initializing:
+            return _InitializingActNorm(self)
         return ActNorm(
             tf.cast(self.shift, self.variable_dtype),
             tf.cast(self.log_scale, self.variable_dtype),
@@ -40,21 +48,40 @@ class ActNormLayer(keras.layers.Layer):
             name=self.name,
         )
 
-    def initialize(self, batch: tf.Tensor) -> tf.Tensor:
-        """Data-dependent init from `batch` if not done yet; returns `bijector().forward(batch)`.
+    def initialize(self, batch: tf.Tensor, force: bool = False) -> tf.Tensor:
+        """Data-dependent init from `batch` if not done yet; returns the normalised batch.
 
-        `batch` is the input of the normalising (forward) direction; the returned tensor is
-        what the next layer sees, so a model initialises its ActNorms in order in one pass.
+        `batch` is the input of the normalising (forward) direction; the returned tensor
+        is `bijector().forward(batch)`, what the next layer sees.
         """
         batch = tf.cast(batch, self.variable_dtype)
         shift, log_scale = ActNorm.initial_parameters(batch, self.event_ndims, self.min_std)
-        needed = tf.equal(self.initialized, 0.0)
+        needed = tf.logical_or(tf.constant(force), tf.equal(self.initialized, 0.0))
         self.shift.assign(tf.where(needed, shift, tf.convert_to_tensor(self.shift)))
         self.log_scale.assign(tf.where(needed, log_scale, tf.convert_to_tensor(self.log_scale)))
         self.initialized.assign(1.0)
-        return self.bijector().forward(batch)
+        return ActNorm(tf.convert_to_tensor(self.shift), tf.convert_to_tensor(self.log_scale), self.event_ndims).forward(batch)
 
     def get_config(self):
         config = super().get_config()
         config.update(channels=self.channels, event_ndims=self.event_ndims, min_std=self.min_std)
         return config
+
+
+class _InitializingActNorm(FusedBijector):
+    """ActNorm that first initialises its layer from the input of its forward (normalising) pass."""
+
+    def __init__(self, layer: ActNormLayer):
+        self._layer = layer
+        super().__init__(forward_min_event_ndims=layer.event_ndims, name=f"{layer.name}_init")
+
+    def _current(self) -> ActNorm:
+        layer = self._layer
+        return ActNorm(tf.convert_to_tensor(layer.shift), tf.convert_to_tensor(layer.log_scale), layer.event_ndims)
+
+    def _forward_and_log_det(self, x):
+        self._layer.initialize(x, force=True)
+        return self._current()._forward_and_log_det(x)
+
+    def _inverse_and_log_det(self, y):
+        return self._current()._inverse_and_log_det(y)

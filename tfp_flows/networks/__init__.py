@@ -1,5 +1,7 @@
 """Keras 3 layers used as coupling conditioners and split priors."""
 from tfp_flows.networks.glow_conv import GlowConvNet, ZeroConv2D
 from tfp_flows.networks.mlp import MLP
+from tfp_flows.networks.normalization import DataInitNorm
+from tfp_flows.networks.resnet import RealNVPResNet, ResidualBlock
 
-__all__ = ["GlowConvNet", "MLP", "ZeroConv2D"]
+__all__ = ["DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "ZeroConv2D"]

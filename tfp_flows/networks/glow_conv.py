@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows.networks.normalization import DataInitNorm
+
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class ZeroConv2D(keras.layers.Layer):
@@ -16,6 +18,8 @@ class ZeroConv2D(keras.layers.Layer):
 
     def __init__(self, filters: int, kernel_size: int = 3, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"ZeroConv2D: expected filters >= 1, got {filters!r}.")
         self.filters, self.kernel_size = filters, kernel_size
         self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer="zeros", name="conv")
 
@@ -35,7 +39,11 @@ class ZeroConv2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class GlowConvNet(keras.layers.Layer):
-    """conv3x3 -> ReLU -> conv1x1 -> ReLU -> zero-initialised conv3x3, as in Glow's coupling."""
+    """conv3x3 -> ActNorm -> ReLU -> conv1x1 -> ActNorm -> ReLU -> zero-initialised conv3x3.
+
+    The hidden convolutions have no bias: a data-initialised ActNorm follows each, as in
+    openai/glow's `conv2d(..., do_actnorm=True)`.
+    """
 
     def __init__(self, out_channels: int, hidden_channels: int = 512, **kwargs):
         super().__init__(**kwargs)
@@ -43,20 +51,26 @@ class GlowConvNet(keras.layers.Layer):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"GlowConvNet: expected {key} >= 1, got {value!r}.")
         self.out_channels, self.hidden_channels = out_channels, hidden_channels
-        self.conv_in = keras.layers.Conv2D(hidden_channels, 3, padding="same", activation="relu", name="conv_in")
-        self.conv_mid = keras.layers.Conv2D(hidden_channels, 1, padding="same", activation="relu", name="conv_mid")
+        self.conv_in = keras.layers.Conv2D(hidden_channels, 3, padding="same", use_bias=False, name="conv_in")
+        self.norm_in = DataInitNorm(name="norm_in")
+        self.conv_mid = keras.layers.Conv2D(hidden_channels, 1, padding="same", use_bias=False, name="conv_mid")
+        self.norm_mid = DataInitNorm(name="norm_mid")
         self.conv_out = ZeroConv2D(out_channels, 3, name="conv_out")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        self.conv_in.build(shape)
         hidden = shape[:-1] + (self.hidden_channels,)
+        self.conv_in.build(shape)
+        self.norm_in.build(hidden)
         self.conv_mid.build(hidden)
+        self.norm_mid.build(hidden)
         self.conv_out.build(hidden)
         self.built = True
 
     def call(self, x):
-        return self.conv_out(self.conv_mid(self.conv_in(x)))
+        h = ops.relu(self.norm_in(self.conv_in(x)))
+        h = ops.relu(self.norm_mid(self.conv_mid(h)))
+        return self.conv_out(h)
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,8 @@
+"""Keras 3 flow models: NICE, RealNVP and Glow sharing the `FlowModel` base."""
+from tfp_flows.models.base import FlowModel
+from tfp_flows.models.glow import Glow
+from tfp_flows.models.nice import NICE
+from tfp_flows.models.presets import PRESETS
+from tfp_flows.models.realnvp import RealNVP
+
+__all__ = ["FlowModel", "Glow", "NICE", "PRESETS", "RealNVP"]

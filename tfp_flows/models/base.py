@@ -1,0 +1,240 @@
+"""`FlowModel`: a keras.Model around one `tfd.TransformedDistribution` over continuous data y."""
+from __future__ import annotations
+
+import abc
+import math
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors._base import check_event_shape
+
+tfb, tfd = tfp.bijectors, tfp.distributions
+PRIORS = ("normal", "logistic")
+
+
+class FlowModel(keras.Model, abc.ABC):
+    """Exact-likelihood flow over data of shape `event_shape`, trained with `fit`.
+
+    Subclasses build their layers in `__init__` and implement `_flow()`: the bijector
+    from continuous data `y` to the flat latent (the normalising direction, preprocessing
+    included), rebuilt from the current weights on every call.
+
+    Data. With `num_bins` set, `fit`/`evaluate` take discrete data `x` in
+    `[0, num_bins)` (uint8 or integer-valued floats) and model `y = (x + u) / num_bins`,
+    `u ~ U[0, 1)` (uniform dequantization). With `num_bins=None` the data is continuous
+    and used as is.
+
+    Metrics. The logged `loss` is the mean negative log-likelihood in nats per example
+    (of `y`), and `bits_per_dim` is `-(log p(y) - D log(num_bins)) / (D log 2)`, the number
+    papers report (every preprocessing Jacobian is inside `log p`).
+    """
+
+    def __init__(self, event_shape: Sequence[int], num_bins: int | None = 256, prior: str = "normal", seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.event_shape = _event_shape(event_shape, type(self).__name__)
+        if num_bins is not None and (not isinstance(num_bins, (int, np.integer)) or num_bins < 2):
+            raise ValueError(f"{type(self).__name__}: expected num_bins >= 2 or None, got {num_bins!r}.")
+        if prior not in PRIORS:
+            raise ValueError(f"{type(self).__name__}: unknown prior {prior!r}; expected one of {PRIORS}.")
+        self.num_bins = None if num_bins is None else int(num_bins)
+        self.prior = prior
+        self.seed = seed
+        self.num_dims = int(np.prod(self.event_shape))
+        self._noise = keras.random.SeedGenerator(seed)
+        self._initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+
+    # ------------------------------------------------------------------ structure
+    @abc.abstractmethod
+    def _flow(self) -> tfb.Bijector:
+        """Bijector from data `y` (event `event_shape`) to the flat latent `(num_dims,)`."""
+
+    def _build_all(self):
+        """Creates every weight with one pass of a dummy batch (conditioners build lazily)."""
+        self.log_prob(tf.fill((1,) + self.event_shape, 0.5))
+        self.built = True
+
+    def build(self, input_shape=None):
+        if not self.built:
+            self._build_all()
+
+    @property
+    def bijector(self) -> tfb.Bijector:
+        """z -> y, the TFP direction: `forward` generates, `inverse` encodes."""
+        return tfb.Invert(self._flow())
+
+    @property
+    def base_distribution(self) -> tfd.Distribution:
+        return self._base(1.0)
+
+    def _base(self, temperature):
+        dims = [self.num_dims]
+        scale = tf.cast(temperature, tf.float32)
+        if self.prior == "logistic":
+            return tfd.Sample(tfd.Logistic(0.0, scale), dims)
+        return tfd.Sample(tfd.Normal(0.0, scale), dims)
+
+    @property
+    def distribution(self) -> tfd.TransformedDistribution:
+        """`tfd.TransformedDistribution` over `y` in `event_shape`; its `log_prob` is `model.log_prob`."""
+        return tfd.TransformedDistribution(self.base_distribution, self.bijector)
+
+    # ------------------------------------------------------------------ densities
+    def log_prob(self, y) -> tf.Tensor:
+        """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`."""
+        y, batch_shape = self._fold(y, "y")
+        return tf.reshape(self.distribution.log_prob(y), batch_shape)
+
+    def dequantize(self, x, noise: bool = True) -> tf.Tensor:
+        """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre)."""
+        x = tf.cast(x, tf.float32)
+        if self.num_bins is None:
+            return x
+        u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
+        return (x + u) / self.num_bins
+
+    def bits_per_dim(self, x, noise: bool = False) -> tf.Tensor:
+        """Bits per dimension of data `x` (discrete in `[0, num_bins)`, or continuous if `num_bins` is None).
+
+        Deterministic by default: `x` is dequantized to its bin centres. `noise=True`
+        uses uniform dequantization as in training and the papers' test numbers.
+        """
+        return self._bits_per_dim(self.log_prob(self.dequantize(x, noise)))
+
+    def _bits_per_dim(self, log_prob):
+        discrete = 0.0 if self.num_bins is None else self.num_dims * math.log(self.num_bins)
+        return -(log_prob - discrete) / (self.num_dims * math.log(2.0))
+
+    def call(self, inputs, training=False):
+        return self.log_prob(inputs)
+
+    # ------------------------------------------------------------------ latents and samples
+    def encode(self, y) -> tf.Tensor:
+        """Every latent of `y`, as one flat tensor `[..., D]` (factored-out parts included)."""
+        y, batch_shape = self._fold(y, "y")
+        z = self._flow().forward(y)
+        return tf.reshape(z, tf.concat([batch_shape, [self.num_dims]], 0))
+
+    def decode(self, z) -> tf.Tensor:
+        """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        check_event_shape(z, (self.num_dims,), type(self).__name__, "z")
+        batch_shape = tf.shape(z)[:-1]
+        y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
+        return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
+
+    def sample(self, n: int, temperature: float = 1.0, seed=None) -> tf.Tensor:
+        """`n` samples of `y`; `temperature` scales the base standard deviation (Glow's T)."""
+        eps = self._base(1.0).sample(n, seed=seed)
+        return self.decode(eps * tf.cast(temperature, tf.float32))
+
+    def _fold(self, y, what):
+        y = tf.convert_to_tensor(y, tf.float32)
+        check_event_shape(y, self.event_shape, type(self).__name__, what)
+        shape = tf.shape(y)
+        batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
+        return tf.reshape(y, (-1,) + self.event_shape), batch_shape
+
+    # ------------------------------------------------------------------ initialisation
+    @property
+    def is_initialized(self) -> bool:
+        return bool(self._initialized.numpy() > 0)
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        """Data-dependent initialisation (every ActNorm) from a batch; also run by the first `fit`.
+
+        `x` is discrete data (dequantized here) or, with `discrete=False`, continuous `y`.
+        One eager pass of the batch through the flow sets each ActNorm, in order, so that
+        its output has zero mean and unit variance per channel.
+        """
+        x = _take_images(x)
+        y = self.dequantize(x) if discrete else tf.convert_to_tensor(x, tf.float32)
+        layers = [layer for layer in self._flatten_layers() if hasattr(layer, "initializing")]
+        for layer in layers:
+            layer.initializing = True
+        try:
+            log_prob = self.log_prob(y)
+        finally:
+            for layer in layers:
+                layer.initializing = False
+        if not np.all(np.isfinite(log_prob.numpy())):
+            raise ValueError(f"{type(self).__name__}.initialize: the log-density of the init batch is not finite.")
+        self._initialized.assign(1.0)
+
+    # ------------------------------------------------------------------ training
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.bpd_tracker]
+
+    def _nll(self, data, training):
+        x = _take_images(keras.utils.unpack_x_y_sample_weight(data)[0])
+        log_prob = self.log_prob(self.dequantize(x, noise=True))
+        return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            nll, bpd = self._nll(data, training=True)
+            loss = nll + (tf.add_n(self.losses) if self.losses else 0.0)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._update_metrics(nll, bpd)
+
+    def test_step(self, data):
+        return self._update_metrics(*self._nll(data, training=False))
+
+    def _update_metrics(self, nll, bpd):
+        self.loss_tracker.update_state(nll)
+        self.bpd_tracker.update_state(bpd)
+        return {m.name: m.result() for m in self.metrics}
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        if not self.is_initialized:
+            self.initialize(_first_batch(x, batch_size))
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        return dict(event_shape=list(self.event_shape), num_bins=self.num_bins, prior=self.prior, seed=self.seed, name=self.name)
+
+
+def _event_shape(event_shape, owner) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in event_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: expected event_shape as a tuple of positive integers, got {event_shape!r}.") from None
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise ValueError(f"{owner}: expected event_shape (D,) or (H, W, C) of positive integers, got {event_shape!r}.")
+    return shape
+
+
+def _take_images(x):
+    """Accepts a tensor, or a dict from tensorflow-datasets with an 'image' entry."""
+    if isinstance(x, dict):
+        if "image" not in x:
+            raise ValueError(f"expected a dict with an 'image' entry, got keys {sorted(x)}.")
+        return x["image"]
+    return x
+
+
+def _first_batch(x, batch_size):
+    """The first batch `fit` will see, for the data-dependent initialisation."""
+    if isinstance(x, tf.data.Dataset):
+        batch = next(iter(x.take(1)))
+    elif hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(x, (tuple, list, dict)):
+        if isinstance(x, keras.utils.PyDataset):
+            batch = x[0]
+        else:
+            batch = x[: batch_size or 32]
+    elif isinstance(x, dict):
+        batch = {k: v[: batch_size or 32] for k, v in x.items()}
+    else:
+        raise ValueError(
+            "fit: cannot take a first batch from data of type "
+            f"{type(x).__name__} for the data-dependent initialisation; call model.initialize(batch) first."
+        )
+    batch = keras.utils.unpack_x_y_sample_weight(batch)[0] if isinstance(batch, tuple) else batch
+    return _take_images(batch)

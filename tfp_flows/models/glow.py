@@ -1,0 +1,125 @@
+"""Glow (Kingma & Dhariwal 2018): ActNorm, invertible 1x1 convolutions and affine couplings, multi-scale."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors import AdditiveCoupling, AffineCoupling, FactorOut, Squeeze, reverse_channels, shuffle_channels
+from tfp_flows.layers import ActNormLayer, GaussianPriorLayer, Invertible1x1ConvLayer
+from tfp_flows.models.base import FlowModel
+from tfp_flows.models.presets import PresetMixin
+from tfp_flows.networks import GlowConvNet, ZeroConv2D
+
+tfb = tfp.bijectors
+COUPLINGS = ("affine", "additive")
+PERMUTATIONS = ("conv1x1", "shuffle", "reverse")
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class Glow(PresetMixin, FlowModel):
+    """`levels` x `steps` Glow over `(H, W, C)` images.
+
+    Data-to-latent: `y - 1/2` -> per level: squeeze -> `steps` x [ActNorm -> permutation ->
+    coupling] -> split (all levels but the last), where the factored-out half has the
+    learned prior `N(mu(h), sigma(h))` of a zero-initialised conv of the kept half `h`;
+    the top latent has a learned prior `N(mean, std)`. The coupling network is
+    conv3x3 -> ReLU -> conv1x1 -> ReLU -> zero conv3x3 of `hidden_channels`.
+
+    `coupling` ("affine" | "additive") and `permutation` ("conv1x1" | "shuffle" |
+    "reverse") reproduce the paper's ablation; `lu` picks the 1x1 conv parametrisation.
+    """
+
+    def __init__(
+        self,
+        event_shape: Sequence[int] = (32, 32, 3),
+        levels: int = 3,
+        steps: int = 32,
+        hidden_channels: int = 512,
+        coupling: str = "affine",
+        permutation: str = "conv1x1",
+        lu: bool = True,
+        num_bins: int | None = 256,
+        **kwargs,
+    ):
+        super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        if len(self.event_shape) != 3:
+            raise ValueError(f"Glow: expected an image event shape (H, W, C), got {self.event_shape}.")
+        for key, value in dict(levels=levels, steps=steps, hidden_channels=hidden_channels).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Glow: expected {key} >= 1, got {value!r}.")
+        if coupling not in COUPLINGS:
+            raise ValueError(f"Glow: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
+        if permutation not in PERMUTATIONS:
+            raise ValueError(f"Glow: unknown permutation {permutation!r}; expected one of {PERMUTATIONS}.")
+        height, width, _ = self.event_shape
+        if height % 2**levels or width % 2**levels:
+            raise ValueError(
+                f"Glow: {levels} levels squeeze {levels} times, so height and width must be divisible by "
+                f"{2 ** levels}; got event shape {self.event_shape}."
+            )
+        self.levels, self.steps, self.hidden_channels = levels, steps, hidden_channels
+        self.coupling, self.permutation, self.lu = coupling, permutation, lu
+
+        self.level_shapes = []  # the squeezed (h, w, c) each level's steps work on
+        self.actnorms, self.permutes, self.nets, self.split_priors = [], [], [], []
+        shape = self.event_shape
+        for level in range(levels):
+            shape = (shape[0] // 2, shape[1] // 2, shape[2] * 4)
+            self.level_shapes.append(shape)
+            channels = shape[2]
+            transformed = channels - channels // 2
+            for step in range(steps):
+                tag = f"l{level}_s{step}"
+                self.actnorms.append(ActNormLayer(channels, name=f"{tag}_actnorm"))
+                if permutation == "conv1x1":
+                    self.permutes.append(Invertible1x1ConvLayer(channels, lu=lu, seed=level * 1000 + step, name=f"{tag}_conv1x1"))
+                out = 2 * transformed if coupling == "affine" else transformed
+                self.nets.append(GlowConvNet(out, hidden_channels, name=f"{tag}_coupling"))
+            if level < levels - 1:
+                factored = channels // 2
+                self.split_priors.append(ZeroConv2D(2 * factored, name=f"l{level}_split_prior"))
+                shape = (shape[0], shape[1], channels - factored)
+        self.top_prior = GaussianPriorLayer(self.level_shapes[-1], name="top_prior")
+        self._build_all()
+
+    def _step_bijectors(self, level):
+        shape = self.level_shapes[level]
+        channels = shape[2]
+        out = []
+        for step in range(self.steps):
+            i = level * self.steps + step
+            if self.permutation == "conv1x1":
+                permute = self.permutes[i].bijector()
+            elif self.permutation == "shuffle":
+                permute = shuffle_channels(channels, seed=i)
+            else:
+                permute = reverse_channels(channels)
+            coupling_cls = AffineCoupling if self.coupling == "affine" else AdditiveCoupling
+            coupling = coupling_cls(self.nets[i], "channel", shape)
+            out += [self.actnorms[i].bijector(), permute, coupling]
+        return out  # data direction, first applied first
+
+    def _flow(self):
+        top_shape = self.level_shapes[-1]
+        flat = tfb.Reshape(event_shape_out=(top_shape[0] * top_shape[1] * top_shape[2],), event_shape_in=top_shape)
+        flow = None
+        for level in range(self.levels - 1, -1, -1):
+            steps = [Squeeze()] + self._step_bijectors(level)
+            if flow is None:
+                head = [flat, tfb.Invert(self.top_prior.bijector())]
+            else:
+                head = [tfb.Invert(FactorOut(tfb.Invert(flow), self.level_shapes[level], prior=self.split_priors[level]))]
+            flow = tfb.Chain(head + steps[::-1])
+        if self.num_bins is None:
+            return flow
+        return tfb.Chain([flow, tfb.Shift(-0.5)])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            levels=self.levels, steps=self.steps, hidden_channels=self.hidden_channels,
+            coupling=self.coupling, permutation=self.permutation, lu=self.lu,
+        )
+        return config

@@ -1,0 +1,136 @@
+"""RealNVP (Dinh, Sohl-Dickstein & Bengio 2016): multi-scale affine couplings with ResNet conditioners."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors import AffineCoupling, FactorOut, Squeeze
+from tfp_flows.layers import ActNormLayer
+from tfp_flows.models.base import FlowModel
+from tfp_flows.models.presets import PresetMixin
+from tfp_flows.networks import MLP, RealNVPResNet
+
+tfb = tfp.bijectors
+
+
+def logit_preprocessing(alpha: float) -> tfb.Bijector:
+    """`y -> logit(alpha + (1 - 2 alpha) y)`, data to flow space; its Jacobian counts in `log_prob`."""
+    return tfb.Chain([tfb.Invert(tfb.Sigmoid()), tfb.Shift(alpha), tfb.Scale(1.0 - 2.0 * alpha)], name="logit")
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class RealNVP(PresetMixin, FlowModel):
+    """Multi-scale RealNVP; ActNorm after every coupling (batch-norm free).
+
+    Images, data-to-latent, per scale but the last: 3 checkerboard couplings
+    (alternating parity) -> squeeze -> 3 channel couplings (alternating) -> factor out
+    half the channels (standard normal). The last scale: 4 checkerboard couplings. The
+    coupling networks are `RealNVPResNet`s (`res_blocks`, `filters`) whose log-scale is
+    `scale * tanh(h)`. With `num_bins` set, data first goes through the logit
+    `logit(alpha + (1 - 2 alpha) y)`.
+
+    Vectors `(D,)`: `num_couplings` affine couplings alternating halves, MLP conditioners
+    (`hidden_layers` x `filters` units) with a soft-clamped log-scale.
+    """
+
+    def __init__(
+        self,
+        event_shape: Sequence[int] = (32, 32, 3),
+        num_scales: int = 3,
+        res_blocks: int = 8,
+        filters: int = 64,
+        num_bins: int | None = 256,
+        alpha: float = 0.05,
+        num_couplings: int = 8,
+        hidden_layers: int = 2,
+        **kwargs,
+    ):
+        super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        if not 0.0 <= alpha < 0.5:
+            raise ValueError(f"RealNVP: expected 0 <= alpha < 0.5, got {alpha!r}.")
+        self.num_scales, self.res_blocks, self.filters = num_scales, res_blocks, filters
+        self.alpha, self.num_couplings, self.hidden_layers = alpha, num_couplings, hidden_layers
+        if len(self.event_shape) == 3:
+            self._build_image_layers()
+        else:
+            self._build_vector_layers()
+        self._build_all()
+
+    # self.plan: per scale, the data-direction steps: ("squeeze",) or ("coupling", mask, parity, shape)
+    def _build_image_layers(self):
+        if not isinstance(self.num_scales, int) or self.num_scales < 1:
+            raise ValueError(f"RealNVP: expected num_scales >= 1, got {self.num_scales!r}.")
+        height, width, _ = self.event_shape
+        divisor = 2 ** (self.num_scales - 1)
+        if height % divisor or width % divisor:
+            raise ValueError(
+                f"RealNVP: {self.num_scales} scales squeeze {self.num_scales - 1} times, so height and width must be "
+                f"divisible by {divisor}; got event shape {self.event_shape}."
+            )
+        self.plan, self.nets, self.norms = [], [], []
+        shape = self.event_shape
+        for scale in range(self.num_scales):
+            last = scale == self.num_scales - 1
+            stage = [("coupling", "checkerboard", p % 2, shape) for p in range(4 if last else 3)]
+            if not last:
+                shape = (shape[0] // 2, shape[1] // 2, shape[2] * 4)
+                stage += [("squeeze",)] + [("coupling", "channel", p % 2, shape) for p in range(3)]
+            self.plan.append(stage)
+            couplings = [step for step in stage if step[0] == "coupling"]
+            for i, (_, mask, parity, s) in enumerate(couplings):
+                b_channels = s[2] if mask == "checkerboard" else (s[2] // 2 if parity == 0 else s[2] - s[2] // 2)
+                self.nets.append(RealNVPResNet(2 * b_channels, self.res_blocks, self.filters, name=f"s{scale}_coupling{i}"))
+                self.norms.append(ActNormLayer(s[2], name=f"s{scale}_actnorm{i}"))
+            shape = (shape[0], shape[1], shape[2] - shape[2] // 2)  # after factoring out half
+
+    def _build_vector_layers(self):
+        dims = self.num_dims
+        if dims < 2:
+            raise ValueError(f"RealNVP: needs at least 2 dimensions, got event shape {self.event_shape}.")
+        self.plan = [[("coupling", "halves", i % 2, (dims,)) for i in range(self.num_couplings)]]
+        self.nets, self.norms = [], []
+        for i, (_, _, parity, _) in enumerate(self.plan[0]):
+            transformed = dims - dims // 2 if parity == 0 else dims // 2
+            self.nets.append(MLP(2 * transformed, self.filters, self.hidden_layers, zero_init=True, name=f"coupling{i}"))
+            self.norms.append(ActNormLayer(dims, event_ndims=1, name=f"actnorm{i}"))
+
+    def _flow(self):
+        image = len(self.event_shape) == 3
+        scale_fn = "exp" if image else "soft_clamp"
+        layers = iter(zip(self.nets, self.norms))
+        stages = []
+        for stage in self.plan:
+            steps = []
+            for step in stage:
+                if step[0] == "squeeze":
+                    steps.append(Squeeze())
+                    continue
+                _, mask, parity, shape = step
+                net, norm = next(layers)
+                steps += [AffineCoupling(net, mask, shape, parity=parity, scale_fn=scale_fn), norm.bijector()]
+            stages.append(steps)
+        flow = self._join_scales(stages) if image else tfb.Chain(stages[0][::-1])
+        if self.num_bins is None:
+            return flow
+        return tfb.Chain([flow, logit_preprocessing(self.alpha)])
+
+    def _join_scales(self, stages):
+        """Nests the scales through FactorOut, deepest first: one bijector, image -> flat latent."""
+        shape = self.plan[-1][0][3]
+        flat = tfb.Reshape(event_shape_out=(shape[0] * shape[1] * shape[2],), event_shape_in=shape)
+        flow = tfb.Chain([flat] + stages[-1][::-1])
+        for scale in range(self.num_scales - 2, -1, -1):
+            squeezed = self.plan[scale][-1][3]
+            flow = tfb.Chain([tfb.Invert(FactorOut(tfb.Invert(flow), squeezed))] + stages[scale][::-1])
+        return flow
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_scales=self.num_scales, res_blocks=self.res_blocks, filters=self.filters, alpha=self.alpha,
+            num_couplings=self.num_couplings, hidden_layers=self.hidden_layers,
+        )
+        return config
+
