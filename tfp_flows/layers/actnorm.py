@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfp_flows.bijectors._base import FusedBijector
+from tfp_flows.layers._data_init import DataInitBijector
 from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD, ActNorm
 
 
@@ -40,13 +41,14 @@ class ActNormLayer(keras.layers.Layer):
 
     def bijector(self) -> FusedBijector:
         if self.initializing:
-            return _InitializingActNorm(self)
-        return ActNorm(
-            tf.cast(self.shift, self.variable_dtype),
-            tf.cast(self.log_scale, self.variable_dtype),
-            event_ndims=self.event_ndims,
-            name=self.name,
-        )
+            return DataInitBijector(
+                lambda x: self.initialize(x, force=True), self._current, self.event_ndims, f"{self.name}_init"
+            )
+        return self._current()
+
+    def _current(self) -> ActNorm:
+        dtype = self.variable_dtype
+        return ActNorm(tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype), event_ndims=self.event_ndims, name=self.name)
 
     def initialize(self, batch: tf.Tensor, force: bool = False) -> tf.Tensor:
         """Data-dependent init from `batch` if not done yet; returns the normalised batch.
@@ -60,28 +62,10 @@ class ActNormLayer(keras.layers.Layer):
         self.shift.assign(tf.where(needed, shift, tf.convert_to_tensor(self.shift)))
         self.log_scale.assign(tf.where(needed, log_scale, tf.convert_to_tensor(self.log_scale)))
         self.initialized.assign(1.0)
-        return ActNorm(tf.convert_to_tensor(self.shift), tf.convert_to_tensor(self.log_scale), self.event_ndims).forward(batch)
+        return self._current().forward(batch)
 
     def get_config(self):
         config = super().get_config()
         config.update(channels=self.channels, event_ndims=self.event_ndims, min_std=self.min_std)
         return config
 
-
-class _InitializingActNorm(FusedBijector):
-    """ActNorm that first initialises its layer from the input of its forward (normalising) pass."""
-
-    def __init__(self, layer: ActNormLayer):
-        self._layer = layer
-        super().__init__(forward_min_event_ndims=layer.event_ndims, name=f"{layer.name}_init")
-
-    def _current(self) -> ActNorm:
-        layer = self._layer
-        return ActNorm(tf.convert_to_tensor(layer.shift), tf.convert_to_tensor(layer.log_scale), layer.event_ndims)
-
-    def _forward_and_log_det(self, x):
-        self._layer.initialize(x, force=True)
-        return self._current()._forward_and_log_det(x)
-
-    def _inverse_and_log_det(self, y):
-        return self._current()._inverse_and_log_det(y)

@@ -6,23 +6,43 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD
 from tfp_flows.bijectors.scaling import Scaling
+from tfp_flows.layers._data_init import DataInitBijector
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class ScalingLayer(keras.layers.Layer):
-    """One trainable log-scale per event entry, initialised to 0 (the identity)."""
+    """One trainable log-scale per event entry, initialised to 0 (the identity).
 
-    def __init__(self, event_shape: Sequence[int], **kwargs):
+    While `initializing` is set (by `FlowModel.initialize`), the first data through the
+    bijector sets `log_scale = -log(std)` per entry (std over the batch, floored at
+    `min_std`), so training starts from unit-variance latents instead of crawling there.
+    """
+
+    def __init__(self, event_shape: Sequence[int], min_std: float = DEFAULT_MIN_STD, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
+        self.min_std = min_std
+        self.initializing = False
         self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", name="log_scale")
         self.built = True
 
     def bijector(self) -> Scaling:
+        if self.initializing:
+            return DataInitBijector(self.initialize, self._current, len(self.event_shape), f"{self.name}_init")
+        return self._current()
+
+    def _current(self) -> Scaling:
         return Scaling(tf.cast(self.log_scale, self.variable_dtype), name=self.name)
+
+    def initialize(self, batch: tf.Tensor) -> None:
+        """Sets `log_scale` so that `batch` (`[N, *event_shape]`) leaves with unit variance per entry."""
+        batch = tf.cast(batch, self.variable_dtype)
+        std = tf.maximum(tf.math.reduce_std(batch, axis=0), tf.cast(self.min_std, batch.dtype))
+        self.log_scale.assign(-tf.math.log(std))
 
     def get_config(self):
         config = super().get_config()
-        config.update(event_shape=list(self.event_shape))
+        config.update(event_shape=list(self.event_shape), min_std=self.min_std)
         return config

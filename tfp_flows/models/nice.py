@@ -19,10 +19,12 @@ tfb = tfp.bijectors
 class NICE(PresetMixin, FlowModel):
     """`num_couplings` additive couplings alternating the odd/even split, then `exp(s)` scaling.
 
-    Data-to-latent: flatten -> coupling(odd/even, parity 0) -> coupling(parity 1) -> ...
-    -> scaling. Each coupling network is an MLP of `hidden_layers` x `hidden_units` ReLU
-    units with a linear output. The prior is a standard logistic (the paper's choice) or
-    a standard normal.
+    Data-to-latent: (`y - 1/2` for discrete data) -> flatten -> coupling(odd/even, parity 0)
+    -> coupling(parity 1) -> ... -> scaling. Each coupling network is an MLP of
+    `hidden_layers` x `hidden_units` ReLU units with a linear, zero-initialised output (so
+    couplings start as the identity). The prior is a standard logistic (the paper's
+    choice) or a standard normal. Deviation from the paper: the scaling layer is
+    initialised from the first batch to give unit-variance latents (see `ScalingLayer`).
     """
 
     def __init__(
@@ -45,7 +47,7 @@ class NICE(PresetMixin, FlowModel):
         self.shift_nets = []
         for i, (_, parity) in enumerate(self._masks):
             transformed = self.num_dims // 2 if parity == 0 else self.num_dims - self.num_dims // 2
-            self.shift_nets.append(MLP(transformed, hidden_units, hidden_layers, name=f"coupling_{i}"))
+            self.shift_nets.append(MLP(transformed, hidden_units, hidden_layers, zero_init=True, name=f"coupling_{i}"))
         self.scaling = ScalingLayer((self.num_dims,), name="scaling")
         self._build_all()
 
@@ -55,6 +57,8 @@ class NICE(PresetMixin, FlowModel):
         for net, (mask, parity) in zip(self.shift_nets, self._masks):
             steps.append(AdditiveCoupling(net, mask, dims, parity=parity))
         steps.append(self.scaling.bijector())
+        if self.num_bins is not None:
+            steps.insert(0, tfb.Shift(-0.5))  # data in [0, 1) centred on 0, where the prior is
         return tfb.Chain(steps[::-1])
 
     def get_config(self):
