@@ -1,0 +1,7 @@
+"""Training runs: warmup schedule, run directories with atomic checkpoints, callbacks, sample grids."""
+from tfp_flows.training.callbacks import RunCheckpoint, SampleGrid
+from tfp_flows.training.images import grid, save_sample_grid, to_uint8, write_png
+from tfp_flows.training.runs import RunDir, RunError
+from tfp_flows.training.schedules import LinearWarmup
+
+__all__ = ["LinearWarmup", "RunCheckpoint", "RunDir", "RunError", "SampleGrid", "grid", "save_sample_grid", "to_uint8", "write_png"]

@@ -1,0 +1,59 @@
+"""Keras callbacks of a training run: checkpoints, best model, sample grids, divergence stop."""
+from __future__ import annotations
+
+import math
+
+import keras
+
+from tfp_flows.training.images import save_sample_grid
+from tfp_flows.training.runs import RunDir
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """After every epoch with a finite loss: `last.keras`, `state.json` and, on a new best
+    validation bits/dim (training bits/dim without validation data), `best.keras`.
+
+    A NaN or Inf loss stops training with a message naming the epoch; the last good
+    checkpoint is left as it was.
+    """
+
+    def __init__(self, run: RunDir, state: dict):
+        super().__init__()
+        self.run, self.state = run, state
+        self.diverged_at = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = (self.state["epoch"] + 1, batch + 1)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.diverged_at is not None or not all(math.isfinite(float(v)) for v in logs.values()):
+            self.diverged_at = self.diverged_at or (epoch + 1, None)
+            self.model.stop_training = True
+            return
+        monitor = logs.get("val_bits_per_dim", logs.get("bits_per_dim"))
+        self.state["epoch"] = epoch + 1
+        self.state["history"].append({k: float(v) for k, v in logs.items()})
+        best = self.state.get("best_bits_per_dim")
+        if monitor is not None and (best is None or monitor < best):
+            self.state["best_bits_per_dim"] = float(monitor)
+            self.state["best_epoch"] = epoch + 1
+            self.run.save_model(self.model, "best.keras")
+        self.run.save_model(self.model, "last.keras")
+        self.run.write_json("state.json", self.state)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """A PNG grid of samples per epoch, `samples/epoch_NNN.png` (fixed seed: epochs compare)."""
+
+    def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0):
+        super().__init__()
+        self.run, self.num, self.temperature, self.seed = run, num, temperature, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and not all(math.isfinite(float(v)) for v in logs.values()):
+            return
+        save_sample_grid(self.model, self.run.file("samples", f"epoch_{epoch + 1:03d}.png"), self.num, self.temperature, self.seed)

@@ -1,0 +1,55 @@
+"""Sample grids as PNG files, written with TensorFlow alone."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+def to_uint8(y: np.ndarray, num_bins: int | None) -> np.ndarray:
+    """Continuous samples `y` in [0, 1) to displayable uint8 pixels (discretised to `num_bins` levels)."""
+    y = np.asarray(y, np.float64)
+    if num_bins is None:
+        low, high = np.nanmin(y), np.nanmax(y)
+        return np.uint8(np.clip((y - low) / max(high - low, 1e-12), 0, 1) * 255)
+    levels = np.clip(np.floor(np.nan_to_num(y, nan=0.0) * num_bins), 0, num_bins - 1)
+    return np.uint8(np.round(levels * 255.0 / (num_bins - 1)))
+
+
+def grid(images: np.ndarray, columns: int | None = None, min_size: int = 32, pad: int = 1) -> np.ndarray:
+    """Tiles uint8 images `[N, H, W, C]` into one `[rows*H', cols*W', C]` image, upscaling small ones."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"grid: expected images [N, H, W, C] with N >= 1, got shape {images.shape}.")
+    count, height, width, channels = images.shape
+    factor = max(1, math.ceil(min_size / max(height, width)))
+    images = images.repeat(factor, axis=1).repeat(factor, axis=2)
+    height, width = height * factor, width * factor
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, channels), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        top, left = pad + r * (height + pad), pad + c * (width + pad)
+        canvas[top : top + height, left : left + width] = image
+    return canvas
+
+
+def write_png(path: str, image: np.ndarray) -> None:
+    """Writes a uint8 `[H, W, C]` image atomically (temporary file, then rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as handle:
+        handle.write(tf.io.encode_png(np.asarray(image, np.uint8)).numpy())
+    os.replace(tmp, path)
+
+
+def save_sample_grid(model, path: str, num: int = 64, temperature: float = 0.7, seed: int = 0) -> np.ndarray:
+    """Samples `num` images from `model` and writes them as one PNG grid; returns the grid."""
+    samples = model.sample(num, temperature=temperature, seed=seed).numpy()
+    image = grid(to_uint8(samples, model.num_bins))
+    write_png(path, image)
+    return image

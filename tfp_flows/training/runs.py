@@ -1,0 +1,90 @@
+"""A training run directory: its config, progress state and atomically written checkpoints.
+
+Layout: `config.json` (what was asked), `state.json` (epochs done, best validation
+bits/dim, history), `last.keras` (model and optimizer after the last finished epoch),
+`best.keras`, `samples/epoch_NNN.png`, `logs/` (TensorBoard), `eval_<split>.json`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+
+class RunError(ValueError):
+    """A run directory that is missing, incomplete or belongs to another configuration."""
+
+
+class RunDir:
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+
+    def file(self, *parts) -> str:
+        return os.path.join(self.path, *parts)
+
+    @property
+    def exists(self) -> bool:
+        return os.path.exists(self.file("config.json"))
+
+    # ---------------------------------------------------------------- json
+    def read_json(self, name: str) -> dict:
+        path = self.file(name)
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            raise RunError(f"no {name} in {self.path}: is this a tfp-flows run directory?") from None
+        except json.JSONDecodeError as error:
+            raise RunError(f"{path} is corrupt ({error}).") from None
+
+    def write_json(self, name: str, content: dict) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        _atomic_write(self.file(name), lambda tmp: _dump(tmp, content))
+
+    # ---------------------------------------------------------------- models
+    def save_model(self, model: keras.Model, name: str) -> None:
+        """Saves `model` (with its optimizer state) to `name` via a temporary file and a rename."""
+        os.makedirs(self.path, exist_ok=True)
+        _atomic_write(self.file(name), model.save, suffix=".keras")
+
+    def load_model(self, name: str, compile: bool = True) -> keras.Model:
+        path = self.file(name)
+        if not os.path.exists(path):
+            raise RunError(f"no checkpoint {path}: train first (tfp-flows train --output {self.path}).")
+        import tfp_flows.models  # noqa: F401  (registers the model classes for deserialisation)
+        import tfp_flows.training.schedules  # noqa: F401
+
+        try:
+            return keras.saving.load_model(path, compile=compile)
+        except Exception as error:
+            raise RunError(f"cannot load checkpoint {path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+
+    def best_or_last(self) -> str:
+        for name in ("best.keras", "last.keras"):
+            if os.path.exists(self.file(name)):
+                return name
+        raise RunError(f"no checkpoint (best.keras or last.keras) in {self.path}: train first.")
+
+
+def _dump(path, content):
+    with open(path, "w") as handle:
+        json.dump(content, handle, indent=2, sort_keys=True)
+
+
+def _atomic_write(path: str, write, suffix: str = "") -> None:
+    """`write(tmp_path)`, then rename over `path`; a failure leaves `path` as it was."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+        raise
