@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=MODELS, default="glow")
     train.add_argument("--preset", default=None, help="architecture preset (default: 'digits' on digits, else the dataset's name)")
     train.add_argument("--dataset", default="digits", help="digits (embedded, offline) or a TFDS dataset")
-    train.add_argument("--epochs", type=_number(int, 1), default=20)
+    train.add_argument("--epochs", type=_number(int, 1), default=100)
     train.add_argument("--batch-size", type=_number(int, 1), default=128)
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3)
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
