@@ -105,3 +105,14 @@ def test_console_script_error_is_one_line_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"tfp-flows: error: no config.json in {tmp_path}: is this a tfp-flows run directory?"
+
+
+def test_export_command(run_dir, tmp_path, capsys):
+    target = str(tmp_path / "serving")
+    assert cli.main(["export", "--run", run_dir, "--export-dir", target]) == 0
+    assert os.path.exists(os.path.join(target, "1", "saved_model.pb"))
+    assert cli.main(["export", "--run", run_dir, "--export-dir", target]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("already exists; pass overwrite=True (CLI: --overwrite) to replace it.") and err.count("\n") == 0
+    assert cli.main(["export", "--run", run_dir, "--export-dir", target, "--version", "2"]) == 0
+    assert sorted(os.listdir(target)) == ["1", "2"]

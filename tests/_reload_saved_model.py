@@ -1,0 +1,51 @@
+"""Run in a fresh process: load a SavedModel with TensorFlow alone and call every signature.
+
+Usage: python _reload_saved_model.py SAVED_MODEL_DIR INPUTS.npz OUTPUTS.npz
+tfp_flows, tensorflow_probability and keras are blocked: importing any of them fails.
+"""
+import importlib.abc
+import importlib.machinery
+import sys
+
+BLOCKED = ("tfp_flows", "tensorflow_probability", "keras", "tf_keras")
+
+
+class _Refuse(importlib.abc.Loader):
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ImportError(f"{module.__name__} is blocked: the SavedModel must load with TensorFlow alone")
+
+
+class _Blocker(importlib.abc.MetaPathFinder):
+    # `import tensorflow` probes for keras with find_spec: answer with a spec whose loader refuses.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            return importlib.machinery.ModuleSpec(name, _Refuse())
+        return None
+
+
+sys.meta_path.insert(0, _Blocker())
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+saved_model_dir, inputs_path, outputs_path = sys.argv[1:4]
+inputs = dict(np.load(inputs_path))
+loaded = tf.saved_model.load(saved_model_dir)
+sig = loaded.signatures
+outputs = {
+    "log_prob": sig["log_prob"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
+    "serving_default": sig["serving_default"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
+    "bits_per_dim": sig["bits_per_dim"](x=tf.constant(inputs["x"]))["bits_per_dim"].numpy(),
+    "encode": sig["encode"](x=tf.constant(inputs["y"]))["z"].numpy(),
+    "decode": sig["decode"](z=tf.constant(inputs["z"]))["x"].numpy(),
+    "sample": sig["sample"](num_samples=tf.constant(7), temperature=tf.constant(0.7))["x"].numpy(),
+    "log_prob_one": sig["log_prob"](x=tf.constant(inputs["y"][:1]))["log_prob"].numpy(),
+    "log_prob_many": sig["log_prob"](x=tf.constant(np.repeat(inputs["y"], 250, axis=0)))["log_prob"].numpy(),
+}
+for name in BLOCKED:
+    assert not any(m == name or m.startswith(name + ".") for m in sys.modules if sys.modules[m] is not None and getattr(sys.modules[m], "__file__", None)), name
+np.savez(outputs_path, **outputs)
+print("ok")

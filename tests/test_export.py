@@ -1,0 +1,153 @@
+"""SavedModel export: TensorFlow-only reload, core ops only, saved_model_cli, atomic versions, bad input."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.datasets import load_digits
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
+
+from tfp_flows import export, models
+
+HERE = pathlib.Path(__file__).resolve().parent
+FORBIDDEN_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+def _digits(n):
+    return load_digits().images[:n, :, :, None].astype(np.float32)
+
+
+@pytest.fixture(scope="module", params=["Glow", "RealNVP", "NICE"])
+def exported(request, tmp_path_factory):
+    model = getattr(models, request.param).from_preset("tiny", seed=0)
+    model.initialize(_digits(128))
+    export_dir = tmp_path_factory.mktemp(f"export_{request.param}")
+    path = export.save(model, str(export_dir), version=1)
+    return dict(name=request.param, model=model, path=path, export_dir=str(export_dir))
+
+
+def test_layout_and_signatures(exported):
+    assert os.path.basename(exported["path"]) == "1"
+    assert sorted(os.listdir(exported["export_dir"])) == ["1"]  # no temporary directory left
+    loaded = tf.saved_model.load(exported["path"])
+    assert set(loaded.signatures) == {"serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode"}
+    sig = loaded.signatures["log_prob"]
+    assert sig.structured_input_signature[1]["x"].shape.as_list() == [None, 8, 8, 1]
+    assert list(sig.structured_outputs) == ["log_prob"]
+    assert loaded.signatures["sample"].structured_input_signature[1]["num_samples"].dtype == tf.int32
+
+
+def test_only_core_tensorflow_ops(exported):
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(pathlib.Path(exported["path"], "saved_model.pb").read_bytes())
+    ops = set()
+    for meta_graph in proto.meta_graphs:
+        ops |= {node.op for node in meta_graph.graph_def.node}
+        for function in meta_graph.graph_def.library.function:
+            ops |= {node.op for node in function.node_def}
+    functions = {f.signature.name for mg in proto.meta_graphs for f in mg.graph_def.library.function}
+    ops -= functions  # calls of library functions appear as nodes named after them
+    assert ops and not ops & FORBIDDEN_OPS
+    unknown = sorted(op for op in ops if op_def_registry.get(op) is None)
+    assert not unknown, f"ops outside TensorFlow's core registry: {unknown}"
+
+
+def test_reload_with_tensorflow_alone_matches_the_model(exported, tmp_path):
+    model = exported["model"]
+    x = _digits(4)
+    y = model.dequantize(x, noise=False).numpy()
+    z = model.encode(y).numpy()
+    inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
+    np.savez(inputs, x=x, y=y, z=z)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, str(HERE / "_reload_saved_model.py"), exported["path"], str(inputs), str(outputs)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = dict(np.load(outputs))
+    expected_log_prob = model.log_prob(y).numpy()
+    np.testing.assert_allclose(got["log_prob"], expected_log_prob, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["serving_default"], expected_log_prob, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["bits_per_dim"], model.bits_per_dim(x).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got["encode"], z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["decode"], model.decode(z).numpy(), rtol=1e-5, atol=1e-5)
+    assert got["sample"].shape == (7, 8, 8, 1) and np.isfinite(got["sample"]).all()
+    assert got["log_prob_one"].shape == (1,) and got["log_prob_many"].shape == (1000,)
+    np.testing.assert_allclose(got["log_prob_many"][::250], expected_log_prob, rtol=1e-5, atol=1e-5)
+
+
+def test_saved_model_cli_show_and_run(exported, tmp_path):
+    if exported["name"] != "Glow":
+        pytest.skip("one model is enough for the CLI")
+    cli = shutil.which("saved_model_cli")
+    assert cli, "saved_model_cli ships with tensorflow"
+    shown = subprocess.run([cli, "show", "--dir", exported["path"], "--all"], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for name in ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode"):
+        assert f"signature_def['{name}']" in shown.stdout
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, np.full((3, 8, 8, 1), 0.5, np.float32))
+    ran = subprocess.run(
+        [cli, "run", "--dir", exported["path"], "--tag_set", "serve", "--signature_def", "log_prob", "--inputs", f"x={inputs}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    printed = ran.stdout.split("Result for output key log_prob:", 1)[1]
+    values = np.array([float(v) for v in printed.split("]")[0].strip(" [\n").split()])
+    expected = exported["model"].log_prob(np.full((3, 8, 8, 1), 0.5, np.float32)).numpy()
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
+
+
+def test_bad_input_names_the_expected_shape(exported):
+    loaded = tf.saved_model.load(exported["path"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x: expected float32 \[None, 8, 8, 1\], got shape\] \[2 4 4 1\]"):
+        loaded.signatures["log_prob"](x=tf.zeros([2, 4, 4, 1]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"z: expected float32 \[None, 64\]"):
+        loaded.signatures["decode"](z=tf.zeros([2, 63]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples: expected an int32 > 0"):
+        loaded.signatures["sample"](num_samples=tf.constant(0), temperature=tf.constant(1.0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature: expected a float32 >= 0"):
+        loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(-1.0))
+
+
+def test_versions_are_never_silently_overwritten(exported, monkeypatch):
+    if exported["name"] != "Glow":
+        pytest.skip("one model is enough")
+    model, export_dir = exported["model"], exported["export_dir"]
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        export.save(model, export_dir, version=1)
+    before = pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns
+    export.save(model, export_dir, version=1, overwrite=True)
+    assert pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns != before
+    assert sorted(os.listdir(export_dir)) == ["1"]
+
+    def broken_write(self, path, **kwargs):
+        pathlib.Path(path, "partial").write_text("half")
+        raise RuntimeError("disk full")
+
+    import keras
+
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", broken_write)  # the backend's class
+    with pytest.raises(RuntimeError, match="disk full"):
+        export.save(model, export_dir, version=2)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export.save(model, export_dir, version=1, overwrite=True)
+    assert sorted(os.listdir(export_dir)) == ["1"]  # nothing half-written; version 1 intact
+    assert tf.saved_model.load(exported["path"]).signatures["log_prob"] is not None
+
+
+def test_bad_arguments(exported):
+    if exported["name"] != "Glow":
+        pytest.skip("one model is enough")
+    with pytest.raises(ValueError, match="integer version >= 1, got 0"):
+        export.save(exported["model"], exported["export_dir"], version=0)
+    with pytest.raises(ValueError, match="expected a tfp_flows FlowModel, got str"):
+        export.save("model", exported["export_dir"])

@@ -1,0 +1,4 @@
+"""SavedModel export for TF Serving: plain-tensor signatures, loadable with TensorFlow alone."""
+from tfp_flows.export.saved_model import SIGNATURES, save
+
+__all__ = ["SIGNATURES", "save"]

@@ -1,0 +1,113 @@
+"""Writes a trained `FlowModel` as a SavedModel TF Serving can load, atomically.
+
+Built on `keras.export.ExportArchive` (it tracks the Keras 3 variables, which a plain
+`tf.Module` would miss). Every signature takes and returns plain tensors, so the
+SavedModel runs with nothing but TensorFlow: no tfp_flows, TFP or Keras at load time.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+# name -> (input names, output names); the first is also `serving_default`.
+SIGNATURES = {
+    "log_prob": (("x",), ("log_prob",)),
+    "bits_per_dim": (("x",), ("bits_per_dim",)),
+    "sample": (("num_samples", "temperature"), ("x",)),
+    "encode": (("x",), ("z",)),
+    "decode": (("z",), ("x",)),
+}
+
+
+def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> str:
+    """Writes `model` to `export_dir/<version>/` (the layout TF Serving watches); returns that path.
+
+    Signatures (float32 unless said otherwise; the batch dimension is dynamic):
+      * `serving_default` and `log_prob`: `x [None, *event_shape]` continuous -> `log_prob [None]`
+      * `bits_per_dim`: `x [None, *event_shape]` discrete in `[0, num_bins)` -> `bits_per_dim [None]`
+        (deterministic: bin centres)
+      * `sample`: `num_samples` int32 scalar, `temperature` scalar -> `x [num_samples, *event_shape]`
+      * `encode`: `x [None, *event_shape]` -> `z [None, D]`;  `decode`: `z [None, D]` -> `x`
+
+    The SavedModel is written to a temporary directory beside the target and renamed into
+    place, so TF Serving never sees a half-written version and a failed export leaves
+    nothing behind. An existing version is replaced only with `overwrite=True`.
+    """
+    from tfp_flows.models import FlowModel
+
+    if not isinstance(model, FlowModel):
+        raise ValueError(f"export.save: expected a tfp_flows FlowModel, got {type(model).__name__}.")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"export.save: expected an integer version >= 1, got {version!r}.")
+    export_dir = os.path.abspath(export_dir)
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(f"export.save: {target} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+    os.makedirs(export_dir, exist_ok=True)
+
+    tmp = tempfile.mkdtemp(dir=export_dir, prefix=f".tmp-{version}-")
+    try:
+        _archive(model).write_out(tmp, verbose=False)
+        if os.path.exists(target):
+            old = tempfile.mkdtemp(dir=export_dir, prefix=f".old-{version}-")
+            os.replace(target, os.path.join(old, "model"))
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _archive(model) -> keras.export.ExportArchive:
+    event = tuple(model.event_shape)
+    image = tf.TensorSpec((None,) + event, tf.float32, name="x")
+    latent = tf.TensorSpec((None, model.num_dims), tf.float32, name="z")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    event_text = ", ".join(str(d) for d in event)
+
+    def checked_image(x):
+        return _checked(x, event, f"x: expected float32 [None, {event_text}]")
+
+    def checked_latent(z):
+        return _checked(z, (model.num_dims,), f"z: expected float32 [None, {model.num_dims}]")
+
+    def sample(num_samples, temperature):
+        asserts = [
+            tf.debugging.assert_positive(num_samples, message="num_samples: expected an int32 > 0"),
+            tf.debugging.assert_non_negative(temperature, message="temperature: expected a float32 >= 0"),
+        ]
+        with tf.control_dependencies(asserts):
+            return {"x": model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))}
+
+    endpoints = {
+        "log_prob": (lambda x: {"log_prob": model.log_prob(checked_image(x))}, [image]),
+        "bits_per_dim": (lambda x: {"bits_per_dim": model.bits_per_dim(checked_image(x))}, [image]),
+        "sample": (sample, [tf.TensorSpec((), tf.int32, name="num_samples"), tf.TensorSpec((), tf.float32, name="temperature")]),
+        "encode": (lambda x: {"z": model.encode(checked_image(x))}, [image]),
+        "decode": (lambda z: {"x": model.decode(checked_latent(z))}, [latent]),
+    }
+    for name in SIGNATURES:  # log_prob first: it also becomes serving_default
+        fn, signature = endpoints[name]
+        archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False), input_signature=signature)
+    return archive
+
+
+def _checked(x, event_shape, message):
+    """`x`, after a run-time check of its rank and event shape (TF Serving does not check shapes)."""
+    shape = tf.shape(x)
+    expected = tf.constant(event_shape, tf.int32)
+    rank_ok = tf.equal(tf.size(shape), len(event_shape) + 1)
+    # Pad with -1 so the slice exists whatever the rank; it is the event shape when the rank is right.
+    event = tf.slice(tf.concat([shape, -tf.ones_like(expected)], 0), [1], [len(event_shape)])
+    shape_ok = tf.logical_and(rank_ok, tf.reduce_all(tf.equal(event, expected)))
+    check = tf.debugging.Assert(shape_ok, [f"{message}, got shape", shape], summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
