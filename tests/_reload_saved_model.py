@@ -26,26 +26,30 @@ class _Blocker(importlib.abc.MetaPathFinder):
         return None
 
 
-sys.meta_path.insert(0, _Blocker())
+def main():
+    sys.meta_path.insert(0, _Blocker())
+    import numpy as np
+    import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+    saved_model_dir, inputs_path, outputs_path = sys.argv[1:4]
+    inputs = dict(np.load(inputs_path))
+    loaded = tf.saved_model.load(saved_model_dir)
+    sig = loaded.signatures
+    outputs = {
+        "log_prob": sig["log_prob"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
+        "serving_default": sig["serving_default"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
+        "bits_per_dim": sig["bits_per_dim"](x=tf.constant(inputs["x"]))["bits_per_dim"].numpy(),
+        "encode": sig["encode"](x=tf.constant(inputs["y"]))["z"].numpy(),
+        "decode": sig["decode"](z=tf.constant(inputs["z"]))["x"].numpy(),
+        "sample": sig["sample"](num_samples=tf.constant(7), temperature=tf.constant(0.7))["x"].numpy(),
+        "log_prob_one": sig["log_prob"](x=tf.constant(inputs["y"][:1]))["log_prob"].numpy(),
+        "log_prob_many": sig["log_prob"](x=tf.constant(np.repeat(inputs["y"], 250, axis=0)))["log_prob"].numpy(),
+    }
+    for name in BLOCKED:
+        assert not any(m == name or m.startswith(name + ".") for m in sys.modules if sys.modules[m] is not None and getattr(sys.modules[m], "__file__", None)), name
+    np.savez(outputs_path, **outputs)
+    print("ok")
 
-saved_model_dir, inputs_path, outputs_path = sys.argv[1:4]
-inputs = dict(np.load(inputs_path))
-loaded = tf.saved_model.load(saved_model_dir)
-sig = loaded.signatures
-outputs = {
-    "log_prob": sig["log_prob"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
-    "serving_default": sig["serving_default"](x=tf.constant(inputs["y"]))["log_prob"].numpy(),
-    "bits_per_dim": sig["bits_per_dim"](x=tf.constant(inputs["x"]))["bits_per_dim"].numpy(),
-    "encode": sig["encode"](x=tf.constant(inputs["y"]))["z"].numpy(),
-    "decode": sig["decode"](z=tf.constant(inputs["z"]))["x"].numpy(),
-    "sample": sig["sample"](num_samples=tf.constant(7), temperature=tf.constant(0.7))["x"].numpy(),
-    "log_prob_one": sig["log_prob"](x=tf.constant(inputs["y"][:1]))["log_prob"].numpy(),
-    "log_prob_many": sig["log_prob"](x=tf.constant(np.repeat(inputs["y"], 250, axis=0)))["log_prob"].numpy(),
-}
-for name in BLOCKED:
-    assert not any(m == name or m.startswith(name + ".") for m in sys.modules if sys.modules[m] is not None and getattr(sys.modules[m], "__file__", None)), name
-np.savez(outputs_path, **outputs)
-print("ok")
+
+if __name__ == "__main__":
+    main()

@@ -58,3 +58,6 @@ def dtype(request):
 
 def tolerance(dtype) -> dict:
     return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+
+
+collect_ignore = ["_reload_saved_model.py"]  # a script run in a subprocess, not a test module

@@ -84,9 +84,8 @@ def test_reload_with_tensorflow_alone_matches_the_model(exported, tmp_path):
     np.testing.assert_allclose(got["log_prob_many"][::250], expected_log_prob, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
 def test_saved_model_cli_show_and_run(exported, tmp_path):
-    if exported["name"] != "Glow":
-        pytest.skip("one model is enough for the CLI")
     cli = shutil.which("saved_model_cli")
     assert cli, "saved_model_cli ships with tensorflow"
     shown = subprocess.run([cli, "show", "--dir", exported["path"], "--all"], capture_output=True, text=True, timeout=300)
@@ -118,9 +117,8 @@ def test_bad_input_names_the_expected_shape(exported):
         loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(-1.0))
 
 
+@pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
 def test_versions_are_never_silently_overwritten(exported, monkeypatch):
-    if exported["name"] != "Glow":
-        pytest.skip("one model is enough")
     model, export_dir = exported["model"], exported["export_dir"]
     with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
         export.save(model, export_dir, version=1)
@@ -144,9 +142,8 @@ def test_versions_are_never_silently_overwritten(exported, monkeypatch):
     assert tf.saved_model.load(exported["path"]).signatures["log_prob"] is not None
 
 
+@pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
 def test_bad_arguments(exported):
-    if exported["name"] != "Glow":
-        pytest.skip("one model is enough")
     with pytest.raises(ValueError, match="integer version >= 1, got 0"):
         export.save(exported["model"], exported["export_dir"], version=0)
     with pytest.raises(ValueError, match="expected a tfp_flows FlowModel, got str"):

@@ -12,7 +12,7 @@ from tfp_flows import data, models
 from tfp_flows.training import LinearWarmup, RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
 
 MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE}
-USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, FileNotFoundError, PermissionError)
+USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
 # What must match for a rerun to resume a run (anything else may change between runs).
 _RUN_IDENTITY = ("model", "preset", "dataset", "n_bits")
 
