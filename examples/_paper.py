@@ -12,7 +12,7 @@ import os
 import keras
 
 from tfp_flows import data
-from tfp_flows.training import LinearWarmup
+from tfp_flows.models import default_optimizer
 
 
 def run(model_cls, preset: str, dataset: str, *, batch_size: int, learning_rate: float, warmup_steps: int, flip: bool, argv=None):
@@ -28,7 +28,7 @@ def run(model_cls, preset: str, dataset: str, *, batch_size: int, learning_rate:
 
     info = data.info(dataset)
     model = model_cls.from_preset(args.preset, event_shape=info.event_shape, num_bins=info.num_bins)
-    model.compile(optimizer=keras.optimizers.Adam(LinearWarmup(learning_rate, warmup_steps)), jit_compile=not args.no_jit)
+    model.compile(optimizer=default_optimizer(model.num_dims, learning_rate, warmup_steps), jit_compile=not args.no_jit)
     train = data.load(dataset, "train", args.batch_size, flip=flip, data_dir=args.data_dir, repeat=args.steps_per_epoch is not None)
     validation = data.load(dataset, "validation", args.batch_size, data_dir=args.data_dir)
     os.makedirs(args.output, exist_ok=True)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from tfp_flows import data, models
-from tfp_flows.training import LinearWarmup, RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
+from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
 
 MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE}
 USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
@@ -66,8 +66,8 @@ def train(args) -> int:
     else:
         keras.utils.set_random_seed(args.seed)
         model = build_model(config)
-        schedule = LinearWarmup(args.learning_rate, args.warmup_steps)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=args.jit)
+        optimizer = models.default_optimizer(model.num_dims, args.learning_rate, args.warmup_steps)
+        model.compile(optimizer=optimizer, jit_compile=args.jit)
     if state["epoch"] >= args.epochs:
         print(f"{run.path} has already trained {state['epoch']} epochs (asked for {args.epochs}); nothing to do.")
         return 0

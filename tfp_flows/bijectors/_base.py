@@ -97,6 +97,8 @@ def check_event_shape(
     are accepted (they are checked by TensorFlow at run time).
     """
     expected = tuple(expected)
+    if not x.dtype.is_floating:
+        raise ValueError(f"{owner}: expected a floating-point {what}, got dtype {x.dtype.name}.")
     shape = x.shape
     if shape.rank is None:
         return
@@ -114,11 +116,6 @@ def check_event_shape(
                 f"{owner}: expected {what} with event shape {_fmt(expected)}, "
                 f"got shape {_fmt(shape.as_list())}."
             )
-
-
-def check_dtype_float(x: tf.Tensor, owner: str) -> None:
-    if not x.dtype.is_floating:
-        raise ValueError(f"{owner}: expected a floating-point tensor, got dtype {x.dtype.name}.")
 
 
 def _fmt(shape) -> str:

@@ -1,4 +1,4 @@
-"""Writes a trained `FlowModel` as a SavedModel TF Serving can load, atomically.
+"""Writes (and checks) a trained `FlowModel` as a SavedModel TF Serving can load, atomically.
 
 Built on `keras.export.ExportArchive` (it tracks the Keras 3 variables, which a plain
 `tf.Module` would miss). Every signature takes and returns plain tensors, so the
@@ -65,6 +65,25 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
     return target
 
 
+def load(path: str):
+    """Loads an exported version directory with TensorFlow, or says clearly why it cannot.
+
+    Returns the loaded object; its `.signatures` are the endpoints of `SIGNATURES`.
+    """
+    path = os.path.abspath(path)
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise FileNotFoundError(f"export.load: no saved_model.pb in {path}: not an exported version directory.")
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"export.load: the SavedModel in {path} is truncated or corrupt ({type(error).__name__}: {detail}).") from None
+    missing = sorted(set(SIGNATURES) - set(loaded.signatures))
+    if missing:
+        raise ValueError(f"export.load: the SavedModel in {path} lacks the signatures {missing}; was it written by tfp_flows?")
+    return loaded
+
+
 def _archive(model) -> keras.export.ExportArchive:
     event = tuple(model.event_shape)
     image = tf.TensorSpec((None,) + event, tf.float32, name="x")
@@ -109,5 +128,7 @@ def _checked(x, event_shape, message):
     event = tf.slice(tf.concat([shape, -tf.ones_like(expected)], 0), [1], [len(event_shape)])
     shape_ok = tf.logical_and(rank_ok, tf.reduce_all(tf.equal(event, expected)))
     check = tf.debugging.Assert(shape_ok, [f"{message}, got shape", shape], summarize=8)
+    with tf.control_dependencies([check]):
+        check = tf.debugging.Assert(shape[0] > 0, [f"{message}, got an empty batch of shape", shape], summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(x)

@@ -4,5 +4,6 @@ from tfp_flows.models.glow import Glow
 from tfp_flows.models.nice import NICE
 from tfp_flows.models.presets import PRESETS
 from tfp_flows.models.realnvp import RealNVP
+from tfp_flows.models.schedules import LinearWarmup, default_optimizer
 
-__all__ = ["FlowModel", "Glow", "NICE", "PRESETS", "RealNVP"]
+__all__ = ["FlowModel", "Glow", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "default_optimizer"]

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import check_event_shape
+from tfp_flows.models import validation
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 PRIORS = ("normal", "logistic")
@@ -86,13 +86,16 @@ class FlowModel(keras.Model, abc.ABC):
 
     # ------------------------------------------------------------------ densities
     def log_prob(self, y) -> tf.Tensor:
-        """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`."""
+        """Continuous log-density of `y` (shape `[..., *event_shape]`, values in [0, 1] when `num_bins` is set), shape `[...]`."""
         y, batch_shape = self._fold(y, "y")
         return tf.reshape(self.distribution.log_prob(y), batch_shape)
 
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
-        """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre)."""
-        x = tf.cast(x, tf.float32)
+        """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre).
+
+        `x` must hold integer levels in `[0, num_bins)`; continuous models return `x` as is.
+        """
+        x = self._discrete(x)
         if self.num_bins is None:
             return x
         u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
@@ -105,6 +108,15 @@ class FlowModel(keras.Model, abc.ABC):
         uses uniform dequantization as in training and the papers' test numbers.
         """
         return self._bits_per_dim(self.log_prob(self.dequantize(x, noise)))
+
+    def _discrete(self, x, what: str = "x") -> tf.Tensor:
+        """Checked data: integer levels in `[0, num_bins)` (or finite values for continuous models)."""
+        owner = type(self).__name__
+        x = validation.as_real_tensor(_take_images(x), owner, what)
+        validation.check_batch(x, self.event_shape, owner, what)
+        if self.num_bins is None:
+            return validation.check_values(x, owner, what)
+        return validation.check_values(x, owner, what, low=0, high=self.num_bins - 1, integer=True)
 
     def _bits_per_dim(self, log_prob):
         discrete = 0.0 if self.num_bins is None else self.num_dims * math.log(self.num_bins)
@@ -122,20 +134,28 @@ class FlowModel(keras.Model, abc.ABC):
 
     def decode(self, z) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
-        z = tf.convert_to_tensor(z, tf.float32)
-        check_event_shape(z, (self.num_dims,), type(self).__name__, "z")
+        owner = f"{type(self).__name__}.decode"
+        z = validation.as_real_tensor(z, owner, "z")
+        validation.check_batch(z, (self.num_dims,), owner, "z")
+        z = validation.check_values(z, owner, "z")
         batch_shape = tf.shape(z)[:-1]
         y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
     def sample(self, n: int, temperature: float = 1.0, seed=None) -> tf.Tensor:
         """`n` samples of `y`; `temperature` scales the base standard deviation (Glow's T)."""
+        owner = f"{type(self).__name__}.sample"
+        n = validation.check_num_samples(n, owner)
+        temperature = validation.check_temperature(temperature, owner)
         eps = self._base(1.0).sample(n, seed=seed)
-        return self.decode(eps * tf.cast(temperature, tf.float32))
+        return self.decode(eps * temperature)
 
     def _fold(self, y, what):
-        y = tf.convert_to_tensor(y, tf.float32)
-        check_event_shape(y, self.event_shape, type(self).__name__, what)
+        owner = type(self).__name__
+        y = validation.as_real_tensor(y, owner, what)
+        validation.check_batch(y, self.event_shape, owner, what)
+        bounds = dict(low=0.0, high=1.0) if self.num_bins is not None else {}
+        y = validation.check_values(y, owner, what, **bounds)
         shape = tf.shape(y)
         batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
         return tf.reshape(y, (-1,) + self.event_shape), batch_shape
@@ -152,8 +172,7 @@ class FlowModel(keras.Model, abc.ABC):
         One eager pass of the batch through the flow sets each ActNorm, in order, so that
         its output has zero mean and unit variance per channel.
         """
-        x = _take_images(x)
-        y = self.dequantize(x) if discrete else tf.convert_to_tensor(x, tf.float32)
+        y = self.dequantize(x) if discrete else x
         layers = [layer for layer in self._flatten_layers() if hasattr(layer, "initializing")]
         for layer in layers:
             layer.initializing = True
@@ -192,9 +211,18 @@ class FlowModel(keras.Model, abc.ABC):
         self.bpd_tracker.update_state(bpd)
         return {m.name: m.result() for m in self.metrics}
 
+    def compile(self, optimizer=None, **kwargs):
+        """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`)."""
+        if optimizer is None:
+            from tfp_flows.models.schedules import default_optimizer
+
+            optimizer = default_optimizer(self.num_dims)
+        super().compile(optimizer=optimizer, **kwargs)
+
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        first = self._discrete(_first_batch(x, batch_size), "the first batch of training data")  # fail early, eagerly
         if not self.is_initialized:
-            self.initialize(_first_batch(x, batch_size))
+            self.initialize(first)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):

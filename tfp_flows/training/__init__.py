@@ -2,6 +2,6 @@
 from tfp_flows.training.callbacks import RunCheckpoint, SampleGrid
 from tfp_flows.training.images import grid, save_sample_grid, to_uint8, write_png
 from tfp_flows.training.runs import RunDir, RunError
-from tfp_flows.training.schedules import LinearWarmup
+from tfp_flows.models.schedules import LinearWarmup
 
 __all__ = ["LinearWarmup", "RunCheckpoint", "RunDir", "RunError", "SampleGrid", "grid", "save_sample_grid", "to_uint8", "write_png"]

@@ -54,8 +54,7 @@ class RunDir:
         path = self.file(name)
         if not os.path.exists(path):
             raise RunError(f"no checkpoint {path}: train first (tfp-flows train --output {self.path}).")
-        import tfp_flows.models  # noqa: F401  (registers the model classes for deserialisation)
-        import tfp_flows.training.schedules  # noqa: F401
+        import tfp_flows.models  # noqa: F401  (registers the model classes and schedules for deserialisation)
 
         try:
             return keras.saving.load_model(path, compile=compile)

@@ -24,3 +24,13 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return dict(learning_rate=self.learning_rate, warmup_steps=self.warmup_steps)
+
+
+def default_optimizer(num_dims: int, learning_rate: float = 1e-3, warmup_steps: int = 200) -> keras.optimizers.Optimizer:
+    """Adam with linear warmup and global gradient-norm clipping at `50 * sqrt(num_dims)`.
+
+    The NLL (nats per example) grows with the data's dimension `D`, and so does its
+    gradient norm (measured ~12.5 * sqrt(D) early in Glow training on digits and 32x32x3
+    images); clipping at four times that cuts only the spikes that derail an unstable start.
+    """
+    return keras.optimizers.Adam(LinearWarmup(learning_rate, warmup_steps), global_clipnorm=50.0 * float(num_dims) ** 0.5)
