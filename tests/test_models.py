@@ -121,3 +121,26 @@ def test_keras_save_and_load_round_trip(trained, tmp_path):
     y = model.dequantize(trained["x"][:4], noise=False)
     np.testing.assert_array_equal(restored.log_prob(y).numpy(), model.log_prob(y).numpy())
     assert restored.count_params() == model.count_params()
+
+
+def test_log_prob_is_finite_at_the_edges_of_the_unit_cube(trained):
+    model = trained["model"]
+    just_below_one = np.nextafter(np.float32(1.0), np.float32(0.0))
+    edges = np.stack([np.zeros((8, 8, 1)), np.full((8, 8, 1), just_below_one), np.ones((8, 8, 1)),
+                      np.indices((8, 8))[0][..., None] % 2 * just_below_one]).astype(np.float32)
+    log_prob = model.log_prob(edges).numpy()
+    assert np.isfinite(log_prob).all(), log_prob
+    y = tf.constant(edges)
+    assert float(tf.reduce_max(tf.abs(model.decode(model.encode(y)) - y))) < 1e-4
+
+
+def test_trained_1x1_convolutions_stay_invertible(trained):
+    convs = [layer for layer in trained["model"]._flatten_layers() if type(layer).__name__ == "Invertible1x1ConvLayer"]
+    if trained["name"] != "Glow":
+        assert not convs
+        return
+    assert convs
+    for layer in convs:
+        weight = layer.bijector().weight().numpy()
+        assert np.isfinite(weight).all() and np.linalg.cond(weight) < 1e4
+        np.testing.assert_allclose(np.linalg.slogdet(weight)[1], float(tf.reduce_sum(layer.log_scale)), atol=1e-4)

@@ -77,7 +77,7 @@ def train(args) -> int:
     checkpoint = RunCheckpoint(run, state)
     callbacks = [
         checkpoint,
-        SampleGrid(run, num=args.samples, temperature=args.temperature, seed=args.seed),
+        SampleGrid(run, num=args.samples, temperature=args.temperature, seed=args.seed, checkpoint=checkpoint),
         keras.callbacks.TensorBoard(log_dir=run.file("logs")),
     ]
     model.fit(

@@ -219,6 +219,16 @@ class FlowModel(keras.Model, abc.ABC):
             optimizer = default_optimizer(self.num_dims)
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Restores the compiled state (optimizer included) when a saved model is loaded.
+
+        Keras skips this for models that override `compile`, so it is spelled out here.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         first = self._discrete(_first_batch(x, batch_size), "the first batch of training data")  # fail early, eagerly
         if not self.is_initialized:

@@ -49,11 +49,12 @@ class RunCheckpoint(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """A PNG grid of samples per epoch, `samples/epoch_NNN.png` (fixed seed: epochs compare)."""
 
-    def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0):
+    def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0, checkpoint: RunCheckpoint | None = None):
         super().__init__()
-        self.run, self.num, self.temperature, self.seed = run, num, temperature, seed
+        self.run, self.num, self.temperature, self.seed, self.checkpoint = run, num, temperature, seed, checkpoint
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs and not all(math.isfinite(float(v)) for v in logs.values()):
+        diverged = self.checkpoint is not None and self.checkpoint.diverged_at is not None
+        if diverged or (logs and not all(math.isfinite(float(v)) for v in logs.values())):
             return
         save_sample_grid(self.model, self.run.file("samples", f"epoch_{epoch + 1:03d}.png"), self.num, self.temperature, self.seed)

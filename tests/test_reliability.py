@@ -1,0 +1,99 @@
+"""Divergence stops cleanly, kill -9 then rerun resumes, corrupt files give clear errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tfp_flows import cli, export, models
+from tfp_flows.training import RunDir
+
+TINY = ["train", "--model", "glow", "--preset", "tiny", "--batch-size", "256", "--warmup-steps", "2", "--samples", "4"]
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "run")
+    assert cli.main(TINY + ["--epochs", "1", "--output", out]) == 0
+    good = open(os.path.join(out, "last.keras"), "rb").read()
+
+    original = models.FlowModel.train_step
+
+    def poisoned(self, data):
+        logs = original(self, data)
+        return {name: value * float("nan") for name, value in logs.items()}
+
+    monkeypatch.setattr(models.FlowModel, "train_step", poisoned)
+    assert cli.main(TINY + ["--epochs", "3", "--output", out]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged (NaN/Inf loss) at epoch 2, step 1; kept the last good checkpoint (epoch 1)" in err
+    assert open(os.path.join(out, "last.keras"), "rb").read() == good  # never overwritten by a NaN model
+    state = RunDir(out).read_json("state.json")
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert not os.path.exists(os.path.join(out, "samples", "epoch_002.png"))
+
+
+def test_kill_9_then_the_same_command_resumes(tmp_path):
+    out = str(tmp_path / "run")
+    command = [sys.executable, "-m", "tfp_flows.cli"] + TINY + ["--epochs", "12", "--output", out]
+    state_path = os.path.join(out, "state.json")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    epochs_before = 0
+    try:
+        while time.time() < deadline and process.poll() is None:
+            if os.path.exists(state_path):
+                epochs_before = json.load(open(state_path))["epoch"]
+                if epochs_before >= 2:
+                    break
+            time.sleep(0.05)
+        assert process.poll() is None, "training finished before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    state = RunDir(out).read_json("state.json")  # readable: written atomically
+    assert 2 <= state["epoch"] < 12
+    killed_history = state["history"]
+    assert RunDir(out).load_model("last.keras").is_initialized  # the checkpoint is intact
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming {out} after epoch {state['epoch']}." in resumed.stdout
+    final = RunDir(out).read_json("state.json")
+    assert final["epoch"] == 12 and len(final["history"]) == 12
+    assert final["history"][: len(killed_history)] == killed_history  # nothing saved before the kill was lost
+    model = RunDir(out).load_model("last.keras")
+    assert int(model.optimizer.iterations.numpy()) == 12 * 5
+    assert not [f for f in os.listdir(out) if f.startswith(".tmp-")]
+
+
+def test_corrupt_checkpoint_and_state_are_named(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(TINY + ["--epochs", "1", "--output", str(out)]) == 0
+    (out / "best.keras").write_bytes(b"truncated")
+    assert cli.main(["evaluate", "--run", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"tfp-flows: error: cannot load checkpoint {out / 'best.keras'}") and err.count("\n") == 0
+    (out / "state.json").write_text("{\"epoch\": 1, ")
+    assert cli.main(TINY + ["--epochs", "2", "--output", str(out)]) == 2
+    assert f"{out / 'state.json'} is corrupt" in capsys.readouterr().err
+
+
+def test_corrupt_saved_model_is_named(tmp_path):
+    model = models.Glow.from_preset("tiny")
+    path = export.save(model, str(tmp_path / "serving"))
+    assert export.load(path).signatures["log_prob"] is not None
+    pb = os.path.join(path, "saved_model.pb")
+    data = open(pb, "rb").read()
+    open(pb, "wb").write(data[: len(data) // 3])
+    with pytest.raises(ValueError, match=f"the SavedModel in {path} is truncated or corrupt"):
+        export.load(path)
+    with pytest.raises(FileNotFoundError, match=f"no saved_model.pb in {tmp_path}"):
+        export.load(str(tmp_path))
