@@ -33,7 +33,17 @@ class FlowModel(keras.Model, abc.ABC):
     papers report (every preprocessing Jacobian is inside `log p`).
     """
 
-    def __init__(self, event_shape: Sequence[int], num_bins: int | None = 256, prior: str = "normal", seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        num_bins: int | None = 256,
+        prior: str = "normal",
+        seed: int | None = None,
+        recompute: bool = False,
+        **kwargs,
+    ):
+        # Data stays float32 under mixed precision: only the conditioner networks compute in low precision.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.event_shape = _event_shape(event_shape, type(self).__name__)
         if num_bins is not None and (not isinstance(num_bins, (int, np.integer)) or num_bins < 2):
@@ -42,9 +52,11 @@ class FlowModel(keras.Model, abc.ABC):
             raise ValueError(f"{type(self).__name__}: unknown prior {prior!r}; expected one of {PRIORS}.")
         self.num_bins = None if num_bins is None else int(num_bins)
         self.prior = prior
+        self.recompute = bool(recompute)
         self.seed = seed
         self.num_dims = int(np.prod(self.event_shape))
         self._noise = keras.random.SeedGenerator(seed)
+        self._xla_decode = None
         self._initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
@@ -53,6 +65,13 @@ class FlowModel(keras.Model, abc.ABC):
     @abc.abstractmethod
     def _flow(self) -> tfb.Bijector:
         """Bijector from data `y` (event `event_shape`) to the flat latent `(num_dims,)`."""
+
+    def _conditioner(self, network):
+        """`network`, or with `recompute=True` a version whose activations are recomputed in the
+        backward pass (`tf.recompute_grad`): less memory for deep flows, one more forward pass."""
+        if not (self.recompute and self.built):  # weights are created outside recompute_grad
+            return network
+        return tf.recompute_grad(lambda x: network(x))
 
     def _build_all(self):
         """Creates every weight with one pass of a dummy batch (conditioners build lazily)."""
@@ -142,13 +161,25 @@ class FlowModel(keras.Model, abc.ABC):
         y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
-    def sample(self, n: int, temperature: float = 1.0, seed=None) -> tf.Tensor:
-        """`n` samples of `y`; `temperature` scales the base standard deviation (Glow's T)."""
+    def sample(self, n: int, temperature: float = 1.0, seed=None, jit_compile: bool | None = None) -> tf.Tensor:
+        """`n` samples of `y`; `temperature` scales the base standard deviation (Glow's T).
+
+        An int `seed` makes the samples reproducible. `jit_compile` runs the decoder under
+        XLA (default: as the model was compiled).
+        """
         owner = f"{type(self).__name__}.sample"
         n = validation.check_num_samples(n, owner)
         temperature = validation.check_temperature(temperature, owner)
-        eps = self._base(1.0).sample(n, seed=seed)
-        return self.decode(eps * temperature)
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seed = tf.constant([seed, 0], tf.int32)  # stateless: the same int seed gives the same samples
+        eps = self._base(1.0).sample(n, seed=seed) * temperature
+        if jit_compile is None:
+            jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile)
+        if jit_compile and tf.executing_eagerly():
+            if self._xla_decode is None:
+                self._xla_decode = tf.function(self.decode, jit_compile=True, reduce_retracing=True)
+            return self._xla_decode(eps)
+        return self.decode(eps)
 
     def _fold(self, y, what):
         owner = type(self).__name__
@@ -170,7 +201,10 @@ class FlowModel(keras.Model, abc.ABC):
 
         `x` is discrete data (dequantized here) or, with `discrete=False`, continuous `y`.
         One eager pass of the batch through the flow sets each ActNorm, in order, so that
-        its output has zero mean and unit variance per channel.
+        its output has zero mean and unit variance per channel. Under `tf.distribute` it
+        runs before replication, on the whole first global batch, so every replica gets the
+        same values; with several workers, each must see the same first batch (the same
+        dataset and shuffle seed, as `data.load` gives).
         """
         y = self.dequantize(x) if discrete else x
         layers = [layer for layer in self._flatten_layers() if hasattr(layer, "initializing")]
@@ -196,9 +230,11 @@ class FlowModel(keras.Model, abc.ABC):
         return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
 
     def train_step(self, data):
+        # Under tf.distribute the optimizer sums the replicas' gradients: scale as Keras losses do.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             nll, bpd = self._nll(data, training=True)
-            loss = nll + (tf.add_n(self.losses) if self.losses else 0.0)
+            loss = (nll + (tf.add_n(self.losses) if self.losses else 0.0)) / replicas
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update_metrics(nll, bpd)
@@ -209,7 +245,13 @@ class FlowModel(keras.Model, abc.ABC):
     def _update_metrics(self, nll, bpd):
         self.loss_tracker.update_state(nll)
         self.bpd_tracker.update_state(bpd)
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        strategy = tf.distribute.get_strategy()
+        if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+            # Keras reduces step outputs across workers with reduce(MEAN, axis=0), which needs a
+            # batch axis: give the (already aggregated) scalars one.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
 
     def compile(self, optimizer=None, **kwargs):
         """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`)."""
@@ -236,7 +278,10 @@ class FlowModel(keras.Model, abc.ABC):
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):
-        return dict(event_shape=list(self.event_shape), num_bins=self.num_bins, prior=self.prior, seed=self.seed, name=self.name)
+        return dict(
+            event_shape=list(self.event_shape), num_bins=self.num_bins, prior=self.prior, seed=self.seed,
+            recompute=self.recompute, name=self.name,
+        )
 
 
 def _event_shape(event_shape, owner) -> tuple[int, ...]:

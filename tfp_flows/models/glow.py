@@ -97,7 +97,7 @@ class Glow(PresetMixin, FlowModel):
             else:
                 permute = reverse_channels(channels)
             coupling_cls = AffineCoupling if self.coupling == "affine" else AdditiveCoupling
-            coupling = coupling_cls(self.nets[i], "channel", shape)
+            coupling = coupling_cls(self._conditioner(self.nets[i]), "channel", shape)
             out += [self.actnorms[i].bijector(), permute, coupling]
         return out  # data direction, first applied first
 

@@ -55,7 +55,7 @@ class NICE(PresetMixin, FlowModel):
         dims = (self.num_dims,)
         steps = [tfb.Reshape(event_shape_out=dims, event_shape_in=self.event_shape)]
         for net, (mask, parity) in zip(self.shift_nets, self._masks):
-            steps.append(AdditiveCoupling(net, mask, dims, parity=parity))
+            steps.append(AdditiveCoupling(self._conditioner(net), mask, dims, parity=parity))
         steps.append(self.scaling.bijector())
         if self.num_bins is not None:
             steps.insert(0, tfb.Shift(-0.5))  # data in [0, 1) centred on 0, where the prior is

@@ -109,7 +109,7 @@ class RealNVP(PresetMixin, FlowModel):
                     continue
                 _, mask, parity, shape = step
                 net, norm = next(layers)
-                steps += [AffineCoupling(net, mask, shape, parity=parity, scale_fn=scale_fn), norm.bijector()]
+                steps += [AffineCoupling(self._conditioner(net), mask, shape, parity=parity, scale_fn=scale_fn), norm.bijector()]
             stages.append(steps)
         flow = self._join_scales(stages) if image else tfb.Chain(stages[0][::-1])
         if self.num_bins is None:
