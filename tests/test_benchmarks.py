@@ -1,0 +1,17 @@
+"""The benchmark script runs end to end (a benchmark: excluded from the default test run)."""
+from __future__ import annotations
+
+import pathlib
+import runpy
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.benchmark
+def test_compare_tfp_quick(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["compare_tfp.py", "--quick", "--json", str(tmp_path / "r.json")])
+    runpy.run_path(str(ROOT / "benchmarks" / "compare_tfp.py"), run_name="__main__")
+    assert (tmp_path / "r.json").exists()
