@@ -177,7 +177,7 @@ class FlowModel(keras.Model, abc.ABC):
             jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile)
         if jit_compile and tf.executing_eagerly():
             if self._xla_decode is None:
-                self._xla_decode = tf.function(self.decode, jit_compile=True, reduce_retracing=True)
+                self._xla_decode = tf.function(self.decode, jit_compile=True, reduce_retracing=True, autograph=False)
             return self._xla_decode(eps)
         return self.decode(eps)
 
@@ -273,6 +273,8 @@ class FlowModel(keras.Model, abc.ABC):
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         first = self._discrete(_first_batch(x, batch_size), "the first batch of training data")  # fail early, eagerly
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would only warn
         if not self.is_initialized:
             self.initialize(first)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
