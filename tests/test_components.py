@@ -104,3 +104,15 @@ def test_bijectors_compare_by_identity():
     assert fb.Squeeze() != fb.Squeeze()
     squeeze = fb.Squeeze()
     assert squeeze == squeeze and hash(squeeze) == hash(squeeze)
+
+
+def test_public_one_pass_methods_match_the_separate_calls():
+    bijector, shape = build("glow_step", np.float32)
+    x = sample_input(shape, np.float32)
+    y, fldj = bijector.bijectors[0].forward_and_log_det(x)  # the coupling of the step
+    np.testing.assert_allclose(y.numpy(), bijector.bijectors[0].forward(x).numpy())
+    np.testing.assert_allclose(fldj.numpy(), bijector.bijectors[0].forward_log_det_jacobian(x, 3).numpy(), rtol=1e-6)
+    conv, _ = build("conv1x1_lu", np.float32)
+    x_back, ildj = conv.inverse_and_log_det(conv.forward(x))
+    np.testing.assert_allclose(x_back.numpy(), x.numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.broadcast_to(ildj, [3]), -np.broadcast_to(conv.forward_log_det_jacobian(x, 3), [3]), rtol=1e-5)
