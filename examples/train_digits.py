@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args(argv)
     results = [train_one(name, args.preset, args.epochs, args.seed, args.test_passes, args.verbose) for name in args.models]
-    print(f"| model | preset | parameters | test bits/dim | best val bits/dim (epoch) | train time |")
+    print("| model | preset | parameters | test bits/dim | best val bits/dim (epoch) | train time |")
     print("|---|---|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['model']} | {r['preset']} | {r['parameters']:,} | {r['test_bits_per_dim']:.3f} | "

@@ -56,6 +56,17 @@ def dtype(request):
     return request.param
 
 
+def run_cli(argv, capsys) -> tuple[int, str]:
+    """Runs `tfp-flows argv` in-process; returns its exit code and stripped stderr (argparse exits count)."""
+    from tfp_flows import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err.strip()
+
+
 def tolerance(dtype) -> dict:
     return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
 

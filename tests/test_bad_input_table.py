@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+
 from sklearn.datasets import load_digits
 
-from tfp_flows import bijectors, cli, data, export, models
+from conftest import run_cli
+from tfp_flows import bijectors, data, export, models
 
 GOOD_Y = np.full((2, 8, 8, 1), 0.5, np.float32)
 GOOD_X = np.full((2, 8, 8, 1), 3.0, np.float32)
@@ -162,11 +164,7 @@ def test_data_load_entry(kwargs, message):
     ],
 )
 def test_cli_entry(argv, message, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    err = capsys.readouterr().err.strip()
+    code, err = run_cli(argv, capsys)
     assert code == 2 and message in err and err.count("\n") == 0
 
 

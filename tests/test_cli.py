@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
+
+from conftest import run_cli
 
 from tfp_flows import cli
 from tfp_flows.training import RunDir
@@ -89,11 +90,7 @@ def test_resume_refuses_a_different_configuration(run_dir, capsys):
     ],
 )
 def test_user_mistakes_exit_nonzero_with_one_line(argv, message, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    err = capsys.readouterr().err.strip()
+    code, err = run_cli(argv, capsys)
     assert code == 2
     assert message in err and err.count("\n") == 0 and "Traceback" not in err, err
 

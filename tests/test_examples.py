@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import pathlib
-import sys
 
 import pytest
 import tensorflow as tf

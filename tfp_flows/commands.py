@@ -6,7 +6,6 @@ import os
 import sys
 
 import keras
-import numpy as np
 
 from tfp_flows import data, models
 from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
