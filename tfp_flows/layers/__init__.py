@@ -10,3 +10,7 @@ from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
 from tfp_flows.layers.scaling import ScalingLayer
 
 __all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer"]
+
+import tfp_flows as _package  # noqa: E402
+
+_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded
