@@ -47,8 +47,8 @@ class ActNormLayer(keras.layers.Layer):
         return self._current()
 
     def _current(self) -> ActNorm:
-        dtype = self.variable_dtype
-        return ActNorm(tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype), event_ndims=self.event_ndims, name=self.name)
+        # The variables themselves, read when the bijector runs: a held bijector stays live.
+        return ActNorm(self.shift, self.log_scale, event_ndims=self.event_ndims, name=self.name)
 
     def initialize(self, batch: tf.Tensor, force: bool = False) -> tf.Tensor:
         """Data-dependent init from `batch` if not done yet; returns the normalised batch.

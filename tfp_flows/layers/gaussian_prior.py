@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors._base import as_parameter
 from tfp_flows.bijectors.scaling import Scaling
 
 tfb = tfp.bijectors
@@ -28,8 +28,8 @@ class GaussianPriorLayer(keras.layers.Layer):
         self.built = True
 
     def bijector(self) -> tfb.Bijector:
-        dtype = self.variable_dtype
-        return tfb.Chain([tfb.Shift(tf.cast(self.mean, dtype)), Scaling(tf.cast(self.log_std, dtype))], name=self.name)
+        # The variables themselves (tfb.Shift reads a tf.Variable when used): a held bijector stays live.
+        return tfb.Chain([tfb.Shift(as_parameter(self.mean, "mean")), Scaling(self.log_std)], name=self.name)
 
     def get_config(self):
         config = super().get_config()

@@ -34,7 +34,7 @@ class ScalingLayer(keras.layers.Layer):
         return self._current()
 
     def _current(self) -> Scaling:
-        return Scaling(tf.cast(self.log_scale, self.variable_dtype), name=self.name)
+        return Scaling(self.log_scale, name=self.name)  # the variable, read when used
 
     def initialize(self, batch: tf.Tensor) -> None:
         """Sets `log_scale` so that `batch` (`[N, *event_shape]`) leaves with unit variance per entry."""
