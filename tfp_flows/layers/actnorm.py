@@ -32,8 +32,8 @@ class ActNormLayer(keras.layers.Layer):
         self.event_ndims = event_ndims
         self.min_std = min_std
         self.initializing = False
-        self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
-        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
+        self.shift = self.add_weight(shape=(channels,), initializer="zeros", autocast=False, name="shift")
+        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", autocast=False, name="log_scale")
         self.initialized = self.add_weight(
             shape=(), initializer="zeros", trainable=False, dtype="float32", name="initialized"
         )

@@ -23,8 +23,8 @@ class GaussianPriorLayer(keras.layers.Layer):
     def __init__(self, event_shape: Sequence[int], **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.mean = self.add_weight(shape=self.event_shape, initializer="zeros", name="mean")
-        self.log_std = self.add_weight(shape=self.event_shape, initializer="zeros", name="log_std")
+        self.mean = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="mean")
+        self.log_std = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_std")
         self.built = True
 
     def bijector(self) -> tfb.Bijector:

@@ -36,6 +36,7 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
             initializer=keras.initializers.Constant(value),
             trainable=trainable,
             dtype=dtype,
+            autocast=False,  # flow parameters stay in the variables' dtype under mixed precision
             name=name,
         )
 

@@ -25,7 +25,7 @@ class ScalingLayer(keras.layers.Layer):
         self.event_shape = tuple(int(d) for d in event_shape)
         self.min_std = min_std
         self.initializing = False
-        self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", name="log_scale")
+        self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_scale")
         self.built = True
 
     def bijector(self) -> Scaling:

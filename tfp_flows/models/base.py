@@ -44,7 +44,7 @@ class FlowModel(keras.Model, abc.ABC):
     Support. Glow and NICE define a density on all of R^D, so `log_prob`, `encode` and
     `decode` accept any finite `y`; a model with a bounded preprocessing step (RealNVP's
     logit) says which values it takes. Only the discrete entries (`fit`,
-    `bits_per_dim`) check `x` in `[0, num_bins)`. `quantize(y)` turns samples into
+    `bits_per_dim`) check `x` in `[0, num_bins)`. `to_levels(y)` turns samples into
     displayable levels.
 
     Metrics. The logged `loss` is the mean negative log-likelihood in nats per example
@@ -207,15 +207,15 @@ class FlowModel(keras.Model, abc.ABC):
         y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
-    def quantize(self, y) -> tf.Tensor:
+    def to_levels(self, y) -> tf.Tensor:
         """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.
 
         openai/glow's postprocessing: a sample's density covers all of R^D, so some values
         fall outside `[0, 1)`; they are clipped to the nearest level. Needs `num_bins`.
         """
         if self.num_bins is None:
-            raise ValueError(f"{type(self).__name__}.quantize: the model is continuous (num_bins=None); it has no levels.")
-        y = validation.as_real_tensor(y, f"{type(self).__name__}.quantize", "y", self.flow_dtype)
+            raise ValueError(f"{type(self).__name__}.to_levels: the model is continuous (num_bins=None); it has no levels.")
+        y = validation.as_real_tensor(y, f"{type(self).__name__}.to_levels", "y", self.flow_dtype)
         levels = tf.clip_by_value(tf.floor(y * self.num_bins), 0.0, self.num_bins - 1.0)
         return tf.cast(levels, tf.int32)
 
@@ -225,7 +225,7 @@ class FlowModel(keras.Model, abc.ABC):
         `temperature` scales the base standard deviation (Glow's T). An int `seed` makes
         the samples reproducible. `jit_compile` runs the decoder under XLA (default: as the
         model was compiled). Samples are continuous and may leave `[0, 1)`:
-        `quantize(sample)` gives displayable levels.
+        `to_levels(sample)` gives displayable levels.
         """
         owner = f"{type(self).__name__}.sample"
         sample_shape = validation.check_sample_shape(n, owner)

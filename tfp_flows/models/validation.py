@@ -44,8 +44,13 @@ def check_values(x: tf.Tensor, owner: str, what: str, low: float | None = None, 
             in_range = tf.logical_and(in_range, tf.reduce_all(x >= low))
         if high is not None:
             in_range = tf.logical_and(in_range, tf.reduce_all(x <= high if high_inclusive else x < high))
-        bracket = "]" if high_inclusive else ")"
-        conditions.append((in_range, f"{what} must lie in [{low}, {high}{bracket}"))
+        if high is None:
+            conditions.append((in_range, f"{what} must be >= {low}"))
+        elif low is None:
+            conditions.append((in_range, f"{what} must be {'<=' if high_inclusive else '<'} {high}"))
+        else:
+            bracket = "]" if high_inclusive else ")"
+            conditions.append((in_range, f"{what} must lie in [{low}, {high}{bracket}"))
     if integer:
         conditions.append((tf.reduce_all(tf.equal(x, tf.round(x))), f"{what} must be integer-valued (discrete levels)"))
     if tf.executing_eagerly():
