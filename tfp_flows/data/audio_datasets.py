@@ -4,8 +4,8 @@ Sources: "speech" (the embedded eSpeak NG corpus, offline), "ljspeech" (tensorfl
 feature is int16 at 22050 Hz) and a folder of 16-bit PCM WAV files. As NVIDIA's WaveGlow loader does,
 training takes a random `segment_length` crop of each utterance (zero-padded at the end when shorter);
 log-mels are computed in the `tf.data` pipeline from the float audio `audio / 32768`.
-`segment_length=None` gives whole utterances one at a time (batch size 1), trimmed to a multiple of the hop so
-that `mel frames * hop_length == audio length`: use it for validation/test and vocoding.
+`segment_length=None` gives whole utterances one at a time (batch size 1), zero-padded at the end to a multiple
+of the hop so that `mel frames * hop_length == audio length`: use it for validation/test and vocoding.
 
 Audio stays the int16 sample values (discrete, `num_bins = 65536` levels); a model dequantises them.
 """
@@ -87,7 +87,7 @@ def load(
     Args:
       name: "speech" (embedded, offline), "ljspeech" (TFDS) or a folder of 16-bit PCM .wav files.
       segment_length: samples per example (random crops when `shuffle`, seeded crops otherwise); None gives
-        whole utterances (trimmed to a multiple of the hop) and needs `batch_size=1`.
+        whole utterances (zero-padded to a multiple of the hop) and needs `batch_size=1`.
       mel_config: STFT/mel parameters (default: NVIDIA's LJ Speech settings).
       shuffle: shuffle utterances and re-draw crops every epoch (default: for the train split only).
       num_sentences, cache_dir: size and cache folder of the embedded corpus (default: 400, ~/.cache).
@@ -109,8 +109,7 @@ def load(
     if shuffle:
         ds = ds.shuffle(min(count, 2048), seed=seed, reshuffle_each_iteration=True)
     if segment_length is None:
-        hop = config.hop_length
-        ds = ds.map(lambda audio: audio[: tf.shape(audio)[0] // hop * hop], num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda audio: _pad_to_hop(audio, config), num_parallel_calls=tf.data.AUTOTUNE)
     else:
         # one random integer per utterance: new crops every epoch when shuffling, the same crops otherwise
         offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle)
@@ -131,6 +130,13 @@ def _check_segment(segment_length, config: MelConfig) -> None:
             f"load: expected segment_length >= n_fft = {config.n_fft} samples (or None for whole utterances), "
             f"got {segment_length!r}."
         )
+
+
+def _pad_to_hop(audio: tf.Tensor, config: MelConfig) -> tf.Tensor:
+    """Zero-pads a whole utterance to a multiple of the hop (at least enough frames for the reflection pad)."""
+    hop = config.hop_length
+    frames = tf.maximum(-(-tf.shape(audio)[0] // hop), config.padding // hop + 1)
+    return tf.pad(audio, [[0, frames * hop - tf.shape(audio)[0]]])
 
 
 def _crop_or_pad(audio: tf.Tensor, draw: tf.Tensor, segment_length: int) -> tf.Tensor:

@@ -1,7 +1,7 @@
 """The embedded offline speech corpus: English sentences rendered by eSpeak NG, synthesised once and cached.
 
 No download: the `espeakng-loader` wheel bundles libespeak-ng and its voice data, driven here through
-ctypes. Sentences come from a deterministic generator in this module (templates and word lists, picked
+ctypes in a short-lived worker process (see below: that makes the audio reproducible bit for bit). Sentences come from a deterministic generator in this module (templates and word lists, picked
 by SHA-256 of the sentence index, so the same on every machine and Python/numpy version); each sentence is
 spoken by one of `VOICES` with its own pitch and speaking rate. The default `NUM_SENTENCES = 400` gives
 about 22 minutes of 22050 Hz 16-bit speech (55 MB cached; 324 train / 40 validation / 36 test sentences),
@@ -11,8 +11,8 @@ in a few epochs' worth of 16000-sample segments, while the cache stays small.
 Splits are fixed per sentence index (SHA-256 of the index: ~10% test, ~10% validation, the rest train), so a
 smaller corpus (`num_sentences=...`, for tests) is a prefix of the default one with the same splits.
 
-The cache lives in `$TFP_FLOWS_CACHE/speech/<key>/` (default `~/.cache/tfp_flows`), `<key>` hashing the corpus
-version, the eSpeak NG version and every (text, voice, pitch, rate); it is written to a temporary folder and
+The cache lives in `$TFP_FLOWS_CACHE/speech/<n>-<key>/` (default `~/.cache/tfp_flows`), `<key>` hashing the
+corpus version, the `espeakng-loader` version and every (text, voice, pitch, rate); it is written to a temporary folder and
 renamed into place, so concurrent or interrupted runs never see a half-written corpus.
 
 >>> sentences(3)[0]
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import functools
 import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-import threading
 
 import numpy as np
 
@@ -127,72 +127,112 @@ def plan(num_sentences: int = NUM_SENTENCES) -> list[Utterance]:
     return utterances
 
 
-# --- eSpeak NG through ctypes ---------------------------------------------------------------------------
+# --- eSpeak NG through ctypes, in a worker process ------------------------------------------------------
+# eSpeak NG keeps synthesis state in C statics that no API call resets (the pitch-flutter phase, the glottal
+# wave phase, its random generator for breathy voices), so the same text rendered twice in one process
+# differs slightly. Each batch of utterances is therefore rendered in a fresh worker process (this file run
+# as a script: it imports only numpy and the standard library), in a fixed order, with both random
+# generators reseeded before every utterance: the output is then a pure function of the requests.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _ESPEAK_CHARS_UTF8 = 1
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH = 1, 2, 3
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 class SpeechSynthesisError(RuntimeError):
     """eSpeak NG is missing or failed."""
 
 
+def espeak_version() -> str:
+    """Version of the `espeakng-loader` wheel, which pins the bundled eSpeak NG and its voice data."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("espeakng-loader")
+    except metadata.PackageNotFoundError:
+        raise SpeechSynthesisError(
+            "the embedded speech corpus needs the `espeakng-loader` package (pip install espeakng-loader), "
+            "which bundles eSpeak NG."
+        ) from None
+
+
 class _ESpeak:
-    """The process-wide eSpeak NG engine (the C library keeps global state: one engine, one lock)."""
+    """The eSpeak NG engine of a worker process (the C library is a process-wide singleton)."""
 
     def __init__(self):
-        try:
-            import espeakng_loader
-        except ImportError:
-            raise SpeechSynthesisError(
-                "the embedded speech corpus needs the `espeakng-loader` package (pip install espeakng-loader), "
-                "which bundles eSpeak NG."
-            ) from None
+        import espeakng_loader
+
         self._lib = ctypes.cdll.LoadLibrary(espeakng_loader.get_library_path())
-        self._lib.espeak_Info.restype = ctypes.c_char_p
+        self._libc = ctypes.CDLL(None)
+        self._lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         data_path = espeakng_loader.get_data_path().encode()
         rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
         if rate != SAMPLE_RATE:
             raise SpeechSynthesisError(f"eSpeak NG failed to initialise (returned {rate}; expected {SAMPLE_RATE} Hz).")
-        self.version = self._lib.espeak_Info(None).decode()
         self._chunks: list[np.ndarray] = []
-        self._callback = _SYNTH_CALLBACK(self._collect)  # keep a reference: C holds only the pointer
+        callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+        self._callback = callback_type(self._collect)  # keep a reference: C holds only the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
-        self.lock = threading.Lock()
 
     def _collect(self, samples, count, events):
         if count > 0:
             self._chunks.append(np.ctypeslib.as_array(samples, shape=(count,)).copy())
         return 0  # continue
 
-    def synthesise(self, text: str, voice: str, pitch: int, rate: int) -> np.ndarray:
-        with self.lock:
-            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"eSpeak NG has no voice {voice!r} (try 'en-us', 'en', 'en-us+f3').")
-            for parameter, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_VOLUME, _VOLUME)):
-                self._lib.espeak_SetParameter(parameter, int(value), 0)
-            self._chunks = []
-            encoded = text.encode("utf-8")
-            status = self._lib.espeak_Synth(
-                ctypes.c_char_p(encoded), ctypes.c_size_t(len(encoded) + 1), ctypes.c_uint(0),
-                ctypes.c_int(_POS_CHARACTER), ctypes.c_uint(0), ctypes.c_uint(_ESPEAK_CHARS_UTF8), None, None,
-            )
-            self._lib.espeak_Synchronize()
-            if status != 0:
-                raise SpeechSynthesisError(f"eSpeak NG failed on {text!r} (status {status}).")
-            chunks, self._chunks = self._chunks, []
+    def synthesise(self, text: str, voice: str, pitch: int, rate: int, seed: int) -> np.ndarray:
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG has no voice {voice!r} (try 'en-us', 'en', 'en-us+f3').")
+        for parameter, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_VOLUME, _VOLUME)):
+            self._lib.espeak_SetParameter(parameter, int(value), 0)
+        self._libc.srand(seed)  # breathy variants draw noise from libc's rand()
+        self._lib.espeak_ng_SetRandSeed(seed)
+        self._chunks = []
+        encoded = text.encode("utf-8")
+        status = self._lib.espeak_Synth(
+            ctypes.c_char_p(encoded), ctypes.c_size_t(len(encoded) + 1), ctypes.c_uint(0),
+            ctypes.c_int(_POS_CHARACTER), ctypes.c_uint(0), ctypes.c_uint(_ESPEAK_CHARS_UTF8), None, None,
+        )
+        self._lib.espeak_Synchronize()
+        if status != 0:
+            raise SpeechSynthesisError(f"eSpeak NG failed on {text!r} (status {status}).")
+        chunks, self._chunks = self._chunks, []
         return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros([0], np.int16)
 
 
-@functools.lru_cache(maxsize=1)
-def _engine() -> _ESpeak:
-    return _ESpeak()
+def _worker(out_path: str) -> None:
+    """Worker process: JSON requests [[text, voice, pitch, rate, seed], ...] on stdin -> int16 .npy + lengths."""
+    requests = json.load(sys.stdin)
+    engine = _ESpeak()
+    try:
+        audio = [engine.synthesise(*request) for request in requests]
+    except ValueError as error:
+        print(json.dumps({"error": str(error)}))
+        return
+    np.save(out_path, np.concatenate(audio) if audio else np.zeros([0], np.int16))
+    print(json.dumps({"lengths": [len(a) for a in audio]}))
 
 
-def synthesise(text: str, voice: str = "en-us", pitch: int = 50, rate: int = 175) -> np.ndarray:
-    """English `text` as 22050 Hz int16 speech `[T]`, offline.
+def _synthesise_batch(requests: list[tuple], out_path: str) -> list[int]:
+    """Renders `requests` in a fresh worker into `out_path` (.npy, concatenated); returns their lengths."""
+    espeak_version()  # a clear error when the package is missing
+    process = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), out_path], input=json.dumps(requests),
+        capture_output=True, text=True, check=False,
+    )
+    if process.returncode != 0:
+        detail = process.stderr.strip().splitlines()[-1] if process.stderr.strip() else f"exit code {process.returncode}"
+        raise SpeechSynthesisError(f"eSpeak NG worker failed: {detail}")
+    reply = json.loads(process.stdout.strip().splitlines()[-1])
+    if "error" in reply:
+        raise ValueError(reply["error"])
+    return reply["lengths"]
+
+
+def synthesise(text: str, voice: str = "en-us", pitch: int = 50, rate: int = 175, seed: int = 1) -> np.ndarray:
+    """English `text` as 22050 Hz int16 speech `[T]`, offline and deterministic.
+
+    `voice` is an eSpeak NG voice, optionally with a variant ("en-us", "en", "en-us+f3"); `pitch` is 0..100,
+    `rate` words per minute; `seed` drives the breath noise of breathy variants.
 
     >>> speech = synthesise("Hello.")
     >>> speech.dtype, 0.3 < len(speech) / SAMPLE_RATE < 2.0
@@ -200,7 +240,10 @@ def synthesise(text: str, voice: str = "en-us", pitch: int = 50, rate: int = 175
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"synthesise: expected non-empty text, got {text!r}.")
-    return _engine().synthesise(text, voice, pitch, rate)
+    with tempfile.TemporaryDirectory(prefix="tfp_flows_speech_") as scratch:
+        out_path = os.path.join(scratch, "audio.npy")
+        _synthesise_batch([[text, voice, int(pitch), int(rate), int(seed)]], out_path)
+        return np.load(out_path)
 
 
 # --- the cached corpus ----------------------------------------------------------------------------------
@@ -229,8 +272,7 @@ def _cache_key(utterances: list[Utterance], espeak_version: str) -> str:
 def load_corpus(num_sentences: int = NUM_SENTENCES, cache_dir: str | None = None) -> Corpus:
     """The corpus of `num_sentences` utterances, synthesised on first use and cached under `cache_dir`."""
     utterances = plan(num_sentences)
-    engine = _engine()
-    directory = os.path.join(cache_dir or cache_root(), f"{len(utterances)}-{_cache_key(utterances, engine.version)}")
+    directory = os.path.join(cache_dir or cache_root(), f"{len(utterances)}-{_cache_key(utterances, espeak_version())}")
     if not os.path.exists(os.path.join(directory, "audio.npy")):
         _synthesise_to(directory, utterances)
     with open(os.path.join(directory, "index.json")) as handle:
@@ -244,15 +286,15 @@ def load_corpus(num_sentences: int = NUM_SENTENCES, cache_dir: str | None = None
 
 
 def _synthesise_to(directory: str, utterances: list[Utterance]) -> None:
-    audio = [synthesise(u.text, u.voice, u.pitch, u.rate) for u in utterances]
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".partial-", dir=parent)
     try:
-        np.save(os.path.join(staging, "audio.npy"), np.concatenate(audio))
+        requests = [[u.text, u.voice, u.pitch, u.rate, u.index + 1] for u in utterances]
+        lengths = _synthesise_batch(requests, os.path.join(staging, "audio.npy"))
         index = {
-            "sample_rate": SAMPLE_RATE, "espeak_version": _engine().version, "corpus_version": CORPUS_VERSION,
-            "lengths": [len(a) for a in audio], "utterances": [dataclasses.asdict(u) for u in utterances],
+            "sample_rate": SAMPLE_RATE, "espeakng_loader": espeak_version(), "corpus_version": CORPUS_VERSION,
+            "lengths": lengths, "utterances": [dataclasses.asdict(u) for u in utterances],
         }
         with open(os.path.join(staging, "index.json"), "w") as handle:
             json.dump(index, handle, indent=0)
@@ -263,3 +305,7 @@ def _synthesise_to(directory: str, utterances: list[Utterance]) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])
