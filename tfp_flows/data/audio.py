@@ -153,7 +153,12 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
     """|STFT| `[..., frames, n_fft // 2 + 1]` of float audio `[..., T]` with NVIDIA's reflection padding."""
     audio = tf.convert_to_tensor(audio)
     if not audio.dtype.is_floating:
-        raise ValueError(f"stft_magnitude: expected float audio in [-1, 1], got dtype {audio.dtype.name}.")
+        raise ValueError(
+            f"stft_magnitude: expected float audio in [-1, 1], got dtype {audio.dtype.name} "
+            "(int16 samples: use `audio_to_float`)."
+        )
+    if audio.dtype != tf.float64:  # half precision (mixed-precision callers): features in float32
+        audio = tf.cast(audio, tf.float32)
     folded, leading = _fold(audio, "stft_magnitude")
     length = folded.shape[-1]
     if length is not None and length <= config.padding:
@@ -168,6 +173,11 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
     )
     magnitude = tf.abs(spectrum)
     return tf.reshape(magnitude, tf.concat([leading, tf.shape(magnitude)[-2:]], 0))
+
+
+def audio_to_float(samples: tf.Tensor) -> tf.Tensor:
+    """int16 sample values to float32 audio in [-1, 1): `samples / 32768` (NVIDIA's MAX_WAV_VALUE scaling)."""
+    return tf.cast(samples, tf.float32) / 32768.0
 
 
 def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tensor:
