@@ -101,6 +101,8 @@ def test_batch_shapes_and_unknown_batch_under_tf_function():
     function = tf.function(lambda a: audio.mel_spectrogram(a, CONFIG), input_signature=[tf.TensorSpec([None, None])])
     assert function.get_concrete_function().structured_outputs.shape.as_list() == [None, 80, None]
     np.testing.assert_allclose(function(np.stack([x, x, x])).numpy()[2], single, atol=1e-5)
+    compiled = tf.function(lambda a: audio.mel_spectrogram(a, CONFIG), jit_compile=True)  # XLA kernels only
+    np.testing.assert_allclose(compiled(x[None]).numpy()[0], single, atol=1e-4)
     half = audio.mel_spectrogram(tf.cast(x, tf.float16), CONFIG)  # mixed-precision callers get float32 features
     assert half.dtype == tf.float32
     np.testing.assert_allclose(half.numpy(), single, atol=0.05)

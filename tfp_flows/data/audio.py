@@ -183,7 +183,8 @@ def audio_to_float(samples: tf.Tensor) -> tf.Tensor:
 def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tensor:
     """NVIDIA-compatible log-mel spectrogram `[..., n_mels, frames]` of float audio `[..., T]` in [-1, 1].
 
-    `frames = T // hop_length` (for T a multiple of the hop; in general `(T + 2*pad - n_fft) // hop + 1`).
+    `frames = T // hop_length` (the padded length is `T - hop_length + n_fft`), so `frames * hop_length == T`
+    when `T` is a multiple of the hop.
     Works eagerly and under `tf.function`/XLA with unknown batch and length.
     """
     magnitude = stft_magnitude(audio, config)
