@@ -238,7 +238,9 @@ def test_espeak_renders_plausible_speech():
     lags = np.arange(len(autocorrelation))
     voiced = (lags > speech.SAMPLE_RATE / 400) & (lags < speech.SAMPLE_RATE / 60)
     assert autocorrelation[voiced].max() > 0.3 * autocorrelation[0]
-    np.testing.assert_array_equal(speech_audio, speech.synthesise(text))  # deterministic
+    np.testing.assert_array_equal(speech_audio, speech.synthesise(text))  # deterministic, even for a
+    breathy = [speech.synthesise(text, voice="en-us+f3", seed=5) for _ in range(2)]  # noisy breathy variant
+    np.testing.assert_array_equal(*breathy)
     with pytest.raises(ValueError, match="no voice 'xx-nonexistent'"):
         speech.synthesise(text, voice="xx-nonexistent")
     with pytest.raises(ValueError, match="non-empty text"):

@@ -212,11 +212,19 @@ def _worker(out_path: str) -> None:
     print(json.dumps({"lengths": [len(a) for a in audio]}))
 
 
+# Runs this file as __main__ without putting its folder first on sys.path (where data/ modules could shadow
+# standard-library ones) and without importing tfp_flows (and so TensorFlow): only numpy and the stdlib.
+_WORKER_BOOTSTRAP = (
+    "import runpy, sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+    "runpy.run_path(sys.argv[1], run_name='__main__')"
+)
+
+
 def _synthesise_batch(requests: list[tuple], out_path: str) -> list[int]:
     """Renders `requests` in a fresh worker into `out_path` (.npy, concatenated); returns their lengths."""
     espeak_version()  # a clear error when the package is missing
     process = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), out_path], input=json.dumps(requests),
+        [sys.executable, "-c", _WORKER_BOOTSTRAP, os.path.abspath(__file__), out_path], input=json.dumps(requests),
         capture_output=True, text=True, check=False,
     )
     if process.returncode != 0:
@@ -308,4 +316,4 @@ def _synthesise_to(directory: str, utterances: list[Utterance]) -> None:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    _worker(sys.argv[-1])
