@@ -122,6 +122,8 @@ def test_mel_bad_input():
         MelConfig(fmax=20000.0)
     with pytest.raises(ValueError, match="n_mels"):
         audio.griffin_lim(tf.zeros([40, 10]), CONFIG)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-finite"):
+        audio.griffin_lim(tf.fill([80, 10], np.nan), CONFIG)
 
 
 # --- WAV files ------------------------------------------------------------------------------------------

@@ -193,6 +193,11 @@ def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Ten
     return tf.math.log(tf.maximum(mel, LOG_CLAMP))
 
 
+@functools.lru_cache(maxsize=8)
+def _pseudo_inverse(config: MelConfig) -> np.ndarray:
+    return np.linalg.pinv(_filterbank(config).astype(np.float64)).astype(np.float32)
+
+
 def griffin_lim(
     mel: tf.Tensor, config: MelConfig = MelConfig(), iterations: int = 60, momentum: float = 0.99, seed: int = 0
 ) -> tf.Tensor:
@@ -210,8 +215,9 @@ def griffin_lim(
         )
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise ValueError(f"griffin_lim: expected iterations >= 0, got {iterations!r}.")
-    pseudo_inverse = tf.constant(np.linalg.pinv(_filterbank(config).astype(np.float64)).astype(np.float32))
-    # [..., frames, n_mels] @ [n_mels, bins]^T-ish: magnitude [..., frames, bins]
+    mel = tf.debugging.assert_all_finite(mel, "griffin_lim: the log-mel has non-finite values")
+    pseudo_inverse = tf.constant(_pseudo_inverse(config))  # [bins, n_mels]
+    # exp(mel)^T [..., frames, n_mels] @ pinv^T [n_mels, bins] -> linear magnitude [..., frames, bins]
     magnitude = tf.maximum(tf.matmul(tf.linalg.matrix_transpose(tf.exp(mel)), pseudo_inverse, transpose_b=True), 0.0)
     leading = tf.shape(magnitude)[:-2]
     magnitude = tf.reshape(magnitude, tf.concat([[-1], tf.shape(magnitude)[-2:]], 0))
