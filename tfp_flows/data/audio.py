@@ -193,6 +193,18 @@ def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Ten
     return tf.math.log(tf.maximum(mel, LOG_CLAMP))
 
 
+def log_mel_l1(reference: tf.Tensor, resynthesis: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tensor:
+    """Mean |log-mel(reference) - log-mel(resynthesis)| over bins and frames: `[...]` for float audio `[..., T]`.
+
+    The vocoder quality number reported next to bits per sample; both waveforms must have the same length.
+    """
+    reference, resynthesis = tf.convert_to_tensor(reference), tf.convert_to_tensor(resynthesis)
+    if reference.shape.is_fully_defined() and resynthesis.shape.is_fully_defined() and reference.shape != resynthesis.shape:
+        raise ValueError(f"log_mel_l1: expected audio of the same shape, got {reference.shape} and {resynthesis.shape}.")
+    distance = tf.abs(mel_spectrogram(reference, config) - mel_spectrogram(resynthesis, config))
+    return tf.reduce_mean(distance, axis=[-2, -1])
+
+
 @functools.lru_cache(maxsize=8)
 def _pseudo_inverse(config: MelConfig) -> np.ndarray:
     return np.linalg.pinv(_filterbank(config).astype(np.float64)).astype(np.float32)
