@@ -5,7 +5,7 @@ ctypes in a short-lived worker process (see below: that makes the audio reproduc
 by SHA-256 of the sentence index, so the same on every machine and Python/numpy version); each sentence is
 spoken by one of `VOICES` with its own pitch and speaking rate. The default `NUM_SENTENCES = 400` gives
 about 22 minutes of 22050 Hz 16-bit speech (55 MB cached; 324 train / 40 validation / 36 test sentences),
-which eSpeak renders in about 2 seconds on one CPU core: more audio than a CPU training budget consumes
+which eSpeak renders in 4-6 seconds on one CPU core (measured on a busy 2-core machine): more audio than a CPU training budget consumes
 in a few epochs' worth of 16000-sample segments, while the cache stays small.
 
 Splits are fixed per sentence index (SHA-256 of the index: ~10% test, ~10% validation, the rest train), so a
