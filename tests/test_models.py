@@ -64,7 +64,7 @@ def test_evaluate_reports_bits_per_dim(trained):
 def test_log_prob_matches_distribution_and_bits_per_dim_matches_hand_computation(trained):
     model, x = trained["model"], trained["x"][:8]
     y = model.dequantize(x, noise=False)
-    np.testing.assert_allclose(model.log_prob(y).numpy(), model.distribution.log_prob(y).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(model.log_prob(y).numpy(), model.distribution.log_prob(y).numpy(), rtol=1e-5, atol=1e-4)  # graph (model) vs eager (distribution) float order
     np.testing.assert_allclose(y.numpy(), (x + 0.5) / 17.0, rtol=1e-6)
     log_prob = model.log_prob(y).numpy()
     by_hand = -(log_prob - 64 * np.log(17)) / (64 * np.log(2))

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import math
+import weakref
 from typing import Sequence
 
 import keras
@@ -81,7 +82,6 @@ class FlowModel(keras.Model, abc.ABC):
         self.seed = seed
         self.num_dims = int(np.prod(self.event_shape))
         self._noise = keras.random.SeedGenerator(seed)
-        self._xla_decode = None
         self._initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
@@ -114,7 +114,7 @@ class FlowModel(keras.Model, abc.ABC):
 
     def _build_all(self):
         """Creates every weight with one pass of a dummy batch (conditioners build lazily)."""
-        self.log_prob(tf.fill((1,) + self.event_shape, tf.constant(0.5, self.flow_dtype)))
+        self._log_prob_folded(tf.fill((1,) + self.event_shape, tf.constant(0.5, self.flow_dtype)))
         self.built = True
 
     def build(self, input_shape=None):
@@ -153,7 +153,10 @@ class FlowModel(keras.Model, abc.ABC):
     def log_prob(self, y) -> tf.Tensor:
         """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`."""
         y, batch_shape = self._fold(y, "y")
-        return tf.reshape(self.distribution.log_prob(y), batch_shape)
+        return tf.reshape(self._fast("log_prob", y), batch_shape)
+
+    def _log_prob_folded(self, y):
+        return self.distribution.log_prob(y)
 
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre).
@@ -194,18 +197,24 @@ class FlowModel(keras.Model, abc.ABC):
     def encode(self, y) -> tf.Tensor:
         """Every latent of `y`, as one flat tensor `[..., D]` (factored-out parts included)."""
         y, batch_shape = self._fold(y, "y")
-        z = self._flow().forward(y)
+        z = self._fast("encode", y)
         return tf.reshape(z, tf.concat([batch_shape, [self.num_dims]], 0))
 
-    def decode(self, z) -> tf.Tensor:
+    def _encode_folded(self, y):
+        return self._flow().forward(y)
+
+    def decode(self, z, jit_compile: bool | None = None) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
         owner = f"{type(self).__name__}.decode"
         z = validation.as_real_tensor(z, owner, "z", self.flow_dtype)
         validation.check_batch(z, (self.num_dims,), owner, "z")
         z = validation.check_values(z, owner, "z")
         batch_shape = tf.shape(z)[:-1]
-        y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
+        y = self._fast("decode", tf.reshape(z, [-1, self.num_dims]), jit_compile=jit_compile)
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
+
+    def _decode_folded(self, z):
+        return self._flow().inverse(z)
 
     def to_levels(self, y) -> tf.Tensor:
         """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.
@@ -233,13 +242,7 @@ class FlowModel(keras.Model, abc.ABC):
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seed = tf.constant([seed, 0], tf.int32)  # stateless: the same int seed gives the same samples
         eps = self._base(1.0).sample(sample_shape, seed=seed) * tf.cast(temperature, self.flow_dtype)
-        if jit_compile is None:
-            jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile)
-        if jit_compile and tf.executing_eagerly():
-            if self._xla_decode is None:
-                self._xla_decode = tf.function(self.decode, jit_compile=True, reduce_retracing=True, autograph=False)
-            return self._xla_decode(eps)
-        return self.decode(eps)
+        return self.decode(eps, jit_compile=jit_compile)
 
     def _support(self) -> dict:
         """Bounds of `y` that `log_prob` and `encode` accept (`low`/`high`); none for a density on all of R^D."""
@@ -253,6 +256,30 @@ class FlowModel(keras.Model, abc.ABC):
         shape = tf.shape(y)
         batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
         return tf.reshape(y, (-1,) + self.event_shape), batch_shape
+
+    def _fast(self, name: str, folded: tf.Tensor, jit_compile: bool | None = None) -> tf.Tensor:
+        """`self._<name>_folded(folded)`, as a graph function traced once per model when called eagerly.
+
+        Eager calls (`model.log_prob(y)`, `model.sample(64)`) would otherwise run the flow
+        op by op. The graph takes any batch size (`[None, *event]`), so a new batch size or
+        temperature never retraces; inputs were checked eagerly before, with clear errors.
+        Inside `fit`, `tf.function` or a SavedModel the plain ops run in the caller's graph.
+        `jit_compile` (default: as the model was compiled) runs the graph under XLA.
+        """
+        method = f"_{name}_folded"
+        if not tf.executing_eagerly():
+            return getattr(self, method)(folded)
+        if jit_compile is None:
+            jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile is True)
+        functions = _GRAPH_FUNCTIONS.setdefault(self, {})
+        key = (name, bool(jit_compile))
+        if key not in functions:
+            spec = tf.TensorSpec([None] + folded.shape.as_list()[1:], folded.dtype)
+            model = weakref.ref(self)  # the cache must not keep the model alive
+            functions[key] = tf.function(
+                lambda x: getattr(model(), method)(x), input_signature=[spec], jit_compile=bool(jit_compile), autograph=False
+            )
+        return functions[key](folded)
 
     # ------------------------------------------------------------------ initialisation
     @property
@@ -274,7 +301,7 @@ class FlowModel(keras.Model, abc.ABC):
         for layer in layers:
             layer.initializing = True
         try:
-            log_prob = self.log_prob(y)
+            log_prob = self._log_prob_folded(self._fold(y, "y")[0])  # eagerly: the layers initialise from the data
         finally:
             for layer in layers:
                 layer.initializing = False
@@ -387,6 +414,11 @@ def _first_batch(x, batch_size):
         )
     batch = keras.utils.unpack_x_y_sample_weight(batch)[0] if isinstance(batch, tuple) else batch
     return _take_images(batch)
+
+
+# model -> {(entry, jit): tf.function}. Kept outside the model so that Keras and SavedModel
+# export never see (or try to save) these inference helpers.
+_GRAPH_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class _MetricDirections(compile_utils.MetricsList):
