@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -91,16 +90,17 @@ def test_reload_with_tensorflow_alone_matches_the_model(exported, tmp_path):
 
 @pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
 def test_saved_model_cli_show_and_run(exported, tmp_path):
-    cli = shutil.which("saved_model_cli")
-    assert cli, "saved_model_cli ships with tensorflow"
-    shown = subprocess.run([cli, "show", "--dir", exported["path"], "--all"], capture_output=True, text=True, timeout=300)
+    # The `saved_model_cli` console script is `python -m` of this module: run it with this
+    # interpreter, so the test does not depend on PATH (a venv's python run by its full path).
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    shown = subprocess.run(cli + ["show", "--dir", exported["path"], "--all"], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
     for name in ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode"):
         assert f"signature_def['{name}']" in shown.stdout
     inputs = tmp_path / "x.npy"
     np.save(inputs, np.full((3, 8, 8, 1), 0.5, np.float32))
     ran = subprocess.run(
-        [cli, "run", "--dir", exported["path"], "--tag_set", "serve", "--signature_def", "log_prob", "--inputs", f"x={inputs}"],
+        cli + ["run", "--dir", exported["path"], "--tag_set", "serve", "--signature_def", "log_prob", "--inputs", f"x={inputs}"],
         capture_output=True, text=True, timeout=300,
     )
     assert ran.returncode == 0, ran.stderr[-2000:]
