@@ -25,10 +25,12 @@ SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
 
 EPILOG = f"""\
 models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors)
-presets: {'; '.join(f'{m}: {", ".join(p)}' for m, p in PRESETS.items())}
-datasets: {', '.join(DATASETS)} (digits is embedded and offline; the rest come from tensorflow-datasets), any other
-  TFDS name with an image feature, or --data PATH: a folder of images (PNG, JPEG, BMP, GIF; subfolders are classes),
-  a .npy/.npz array (images [N,H,W,C] or vectors [N,D]) or a CSV table with a header (vectors)
+presets:
+{chr(10).join(f'  {m}: {", ".join(p)}' for m, p in PRESETS.items())}
+datasets: {', '.join(DATASETS)}
+  (digits is embedded and offline; the rest come from tensorflow-datasets), any other TFDS name with an
+  image feature, or --data PATH: a folder of images (PNG, JPEG, BMP, GIF; subfolders are classes), a
+  .npy/.npz array (images [N,H,W,C] or vectors [N,D]) or a CSV table with a header (vectors)
 """
 
 
@@ -37,8 +39,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default, and the epilog's lists as written."""
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (unless its help already explains it), and the epilog's lists as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def _number(kind, minimum, strict=False, maximum=None):
@@ -66,7 +74,8 @@ def _add_train(commands):
     train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)",
                                 formatter_class=_Help, epilog=EPILOG)
     train.add_argument("--model", choices=MODELS, default=None,
-                       help="flow model (default: glow for images, realnvp for vectors)")
+                       help="flow model (default: glow for images, realnvp for vectors: affine couplings over standardised "
+                            "vectors, the more expressive of the two vector flows)")
     train.add_argument("--preset", default=None,
                        help="architecture preset (default: the dataset's name when there is one, 'digits' for other "
                             "images, 'tabular' for vectors)")
@@ -74,10 +83,10 @@ def _add_train(commands):
     data.add_argument("--dataset", default=None, help="digits (embedded, offline) or a TFDS dataset name (default: digits)")
     data.add_argument("--data", default=None, metavar="PATH",
                       help="your own data: a folder of images, a .npy/.npz array or a .csv table")
-    train.add_argument("--image-size", type=_number(int, 1), default=None,
+    train.add_argument("--image-size", type=_number(int, 1), default=None, metavar="N",
                        help="centre-crop and resize images to N x N (folders of mixed sizes, TFDS datasets)")
     train.add_argument("--columns", type=_column_list, default=None, metavar="A,B,...",
-                       help="numeric columns of a CSV to model (default: all)")
+                       help="numeric columns of a CSV to model (default: all columns)")
     train.add_argument("--validation-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
                        help="held-out validation fraction of --data without its own splits")
     train.add_argument("--test-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,

@@ -32,9 +32,14 @@ class InMemoryData:
     given_splits: dict | None = None
 
     def assignment(self, validation_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0) -> dict[str, list[str]]:
-        if self.given_splits is not None:
-            return self.given_splits
-        return splits_lib.holdout(self.keys, validation_fraction, test_fraction, seed)
+        given = self.given_splits or {}
+        if all(name in given for name in splits_lib.SPLITS):
+            return given
+        # Hold out what the data does not provide, from its train split (or from everything).
+        pool = given.get("train", self.keys)
+        held = splits_lib.holdout(pool, 0.0 if "validation" in given else validation_fraction,
+                                  0.0 if "test" in given else test_fraction, seed)
+        return {name: given.get(name, held[name]) if name != "train" else held["train"] for name in splits_lib.SPLITS}
 
     def indices(self, split: str, assignment: dict[str, list[str]]) -> np.ndarray:
         if split == "all":

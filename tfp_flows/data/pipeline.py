@@ -29,7 +29,7 @@ def kind_of(name) -> str:
     if isinstance(name, os.PathLike):
         name = os.fspath(name)
     if not isinstance(name, str) or not name:
-        raise ValueError(f"expected a dataset name, a path or a tf.data.Dataset, got {name!r}.")
+        raise ValueError(f"unknown dataset {name!r}: expected a dataset name, a path or a tf.data.Dataset.")
     if name == "digits":
         return "digits"
     if name in tfds_datasets.SOURCES:

@@ -84,6 +84,8 @@ def info(name: str, n_bits: int = 8, source: TFDSSource | None = None) -> Datase
 def _split_expressions(available) -> dict:
     """Our splits from the TFDS splits a dataset has: its own, else held-out slices of train."""
     available = set(available)
+    if not available:  # split metadata unknown (e.g. under tfds.testing.mock_data): the common train/test case
+        return _HELD_OUT
     if "train" not in available:
         raise ValueError(f"has no 'train' split (splits: {sorted(available)}).")
     if {"validation", "test"} <= available:

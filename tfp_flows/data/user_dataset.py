@@ -55,8 +55,8 @@ def split(ds: tf.data.Dataset, split_name: str, n_bits: int, with_labels: bool,
     if with_labels and label_spec is None:
         raise ValueError("with_labels=True, but the dataset's elements carry no label.")
 
-    def convert(element):
-        example, label = _parts(element)
+    def convert(*element):
+        example, label = _parts(element if len(element) > 1 else element[0])
         if meta.kind == "images":
             example = tf.cast(example, tf.uint8)
             if n_bits < 8:

@@ -49,8 +49,13 @@ def check_values(x: tf.Tensor, owner: str, what: str, low: float | None = None, 
             in_range = tf.logical_and(in_range, tf.reduce_all(x >= low))
         if high is not None:
             in_range = tf.logical_and(in_range, tf.reduce_all(x <= high if high_inclusive else x < high))
-        bracket = "]" if high_inclusive else ")"
-        conditions.append((in_range, f"{what} must lie in [{low}, {high}{bracket}"))
+        if high is None:
+            bound = f"be >= {low}"
+        elif low is None:
+            bound = f"be {'<=' if high_inclusive else '<'} {high}"
+        else:
+            bound = f"lie in [{low}, {high}{']' if high_inclusive else ')'}"
+        conditions.append((in_range, f"{what} must {bound}"))
     if integer:
         conditions.append((tf.reduce_all(tf.equal(x, tf.round(x))), f"{what} must be integer-valued (discrete levels)"))
     if tf.executing_eagerly():
