@@ -96,6 +96,10 @@ def info(name, n_bits: int | None = None, *, image_size: int | None = None, colu
          data_dir: str | None = None) -> DatasetInfo:
     """Event shape, `num_bins` (None for continuous vectors), splits and class names of a dataset."""
     kind = kind_of(name)
+    if kind in ("digits", "tfds", "dataset", "tfds_generic") and columns is not None:
+        raise ValueError(f"columns applies to tables (CSV), not to {_label(name)}.")
+    if kind in ("digits", "tfds", "dataset") and image_size is not None:
+        raise ValueError(f"image_size applies to folders of images and other TFDS datasets; {_label(name)} has a fixed size.")
     if kind == "digits":
         if n_bits is not None:
             raise ValueError("digits: n_bits does not apply (the digits have 17 levels, 0..16).")
@@ -203,6 +207,10 @@ def load(
     if repeat:
         ds = ds.repeat()
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _label(name) -> str:
+    return "a tf.data.Dataset" if isinstance(name, tf.data.Dataset) else repr(name)
 
 
 def _generic(name: str, data_dir, image_size):
