@@ -47,9 +47,9 @@ def photo_run(files):
 
 @pytest.fixture(scope="module")
 def wine_run(files):
-    """The default vector model (RealNVP over standardised columns), tiny preset, 2 epochs."""
+    """The default vector model (RealNVP over standardised columns), tiny preset, 1 epoch."""
     out = str(files["root"] / "wine_run")
-    _train(["--data", files["wine"], "--columns", WINE_COLUMNS, "--preset", "tabular_tiny", "--epochs", "2",
+    _train(["--data", files["wine"], "--columns", WINE_COLUMNS, "--preset", "tabular_tiny", "--epochs", "1",
             "--batch-size", "64", "--output", out])
     return out
 
@@ -93,7 +93,7 @@ def test_image_folder_run(photo_run, files, capsys):
     np.testing.assert_allclose(float(rows[0]["bits_per_dim"]), -expected[0] / (192 * np.log(2)), rtol=1e-5)
 
 
-def test_csv_run_keeps_units_and_splits_and_resumes(wine_run, files, capsys):
+def test_csv_run_keeps_units_and_splits(wine_run, files, capsys):
     run = RunDir(wine_run)
     config = run.read_json("config.json")
     assert config["model"] == "realnvp" and config["kind"] == "vectors" and config["feature_columns"] == WINE_COLUMNS.split(",")
@@ -104,9 +104,15 @@ def test_csv_run_keeps_units_and_splits_and_resumes(wine_run, files, capsys):
     train_rows = [int(k) - 2 for k in json.load(open(run.file("splits.json")))["train"]]
     # standardisation inside the model, fitted on the training rows, so log_prob is in the user's units
     np.testing.assert_allclose(model.standardizer.mean.numpy(), wine.data[train_rows][:, columns].mean(0), rtol=1e-4)
-    x = wine.data[:5, columns].astype(np.float32)
-    scaled = model.log_prob(x * np.float32(2.0)).numpy()
-    assert np.all(np.isfinite(model.log_prob(x).numpy())) and scaled.shape == (5,)
+    # log_prob is the density of the raw rows: base density of the latent plus log|det| of the whole
+    # encoder's Jacobian (autodiff), the standardisation's -sum(log std) included
+    x = tf.constant(wine.data[:3, columns], tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = model.encode(x)
+    jacobian_log_det = tf.linalg.slogdet(tape.batch_jacobian(z, x))[1]
+    expected = model.base_distribution.log_prob(z) + jacobian_log_det
+    np.testing.assert_allclose(model.log_prob(x).numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
 
     assert cli.main(["evaluate", "--run", wine_run, "--split", "validation"]) == 0
     out = capsys.readouterr().out
@@ -125,23 +131,24 @@ def test_csv_run_keeps_units_and_splits_and_resumes(wine_run, files, capsys):
     assert cli.main(["score", "--run", wine_run, "--data", files["wine"], "--out", scores]) == 0
     rows = list(csv.DictReader(open(scores)))
     assert len(rows) == 178 and rows[0]["line"] == "2"
-    expected = model.log_prob(wine.data[:1, columns].astype(np.float32)).numpy()
-    # best.keras may be either epoch; the scores come from it
     best = run.load_model(run.best_or_last(), compile=False)
     np.testing.assert_allclose(float(rows[0]["log_likelihood"]), best.log_prob(wine.data[:1, columns].astype(np.float32)).numpy()[0], rtol=1e-5)
-    assert expected.shape == (1,)
-
-    splits_before = open(run.file("splits.json")).read()
-    _train(["--data", files["wine"], "--columns", WINE_COLUMNS, "--preset", "tabular_tiny", "--epochs", "3",
-            "--batch-size", "64", "--output", wine_run])
-    assert "Resuming" in capsys.readouterr().out
-    assert run.read_json("state.json")["epoch"] == 3 and open(run.file("splits.json")).read() == splits_before
 
 
-def test_npy_images_run(digits_run, files, capsys):
+
+def test_npy_images_run_and_resume(digits_run, files, capsys):
     assert cli.main(["evaluate", "--run", digits_run]) == 0
     result = json.load(open(os.path.join(digits_run, "eval_test.json")))
     assert result["num_examples"] == 180 and np.isfinite(result["bits_per_dim"])
+    # a rerun resumes with the run's saved splits, even when asked for other fractions
+    run = RunDir(digits_run)
+    splits_before = open(run.file("splits.json")).read()
+    capsys.readouterr()
+    _train(["--data", files["digits"], "--model", "nice", "--preset", "tiny", "--epochs", "2", "--batch-size", "512",
+            "--test-fraction", "0.3", "--output", digits_run])
+    assert "Resuming" in capsys.readouterr().out
+    assert run.read_json("state.json")["epoch"] == 2 and open(run.file("splits.json")).read() == splits_before
+    assert int(run.load_model("last.keras").optimizer.iterations.numpy()) == 2 * 3  # 1437 / 512 -> 3 steps per epoch
     scores = str(files["root"] / "digit_scores.csv")
     assert cli.main(["score", "--run", digits_run, "--data", files["digits"], "--out", scores]) == 0
     rows = list(csv.DictReader(open(scores)))
