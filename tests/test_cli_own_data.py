@@ -206,7 +206,7 @@ def test_messages_blame_the_right_argument(argv, message, capsys):
     assert code == 2 and message in err and err.count("\n") == 0, err
 
 
-def test_output_naming_a_file_and_wrong_out_for_the_model(tmp_path, wine_run, photo_run, capsys):
+def test_output_naming_a_file_and_wrong_out_for_the_model(tmp_path, files, wine_run, photo_run, capsys):
     existing = tmp_path / "notes.txt"
     existing.write_text("mine")
     code, err = run_cli(["train", "--output", str(existing)], capsys)
@@ -215,6 +215,9 @@ def test_output_naming_a_file_and_wrong_out_for_the_model(tmp_path, wine_run, ph
     assert code == 2 and "this run models vectors (4,); write them as .csv or .npy" in err
     code, err = run_cli(["sample", "--run", photo_run, "--out", str(tmp_path / "i.csv")], capsys)
     assert code == 2 and "this run models images (8, 8, 3); write them as .png (a grid) or .npy" in err
+    code, err = run_cli(["score", "--run", wine_run, "--data", files["photos"], "--out", str(tmp_path / "s.csv")], capsys)
+    assert code == 2 and "is a folder of images, but the run models vectors of shape (4,)" in err
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_help_lists_defaults_models_presets_datasets(capsys):

@@ -61,12 +61,15 @@ def score(args) -> int:
         options.pop("columns")
     else:
         options.pop("n_bits")
+    modelled = "vectors" if len(model.event_shape) == 1 else "images"
+    if {"folder": "images", "table": "vectors"}.get(kind, modelled) != modelled:
+        raise ValueError(f"{args.data} is a {'table' if kind == 'table' else 'folder of images'}, but the run models "
+                         f"{modelled} of shape {model.event_shape}.")
     own = data.read(args.data, **options)
-    if tuple(own.info.event_shape) != tuple(model.event_shape) or (own.info.num_bins is None) != (model.num_bins is None):
+    if tuple(own.info.event_shape) != tuple(model.event_shape) or own.info.kind != modelled:
         raise ValueError(
-            f"{args.data} holds {own.info.kind} of shape {own.info.event_shape}, but the run models "
-            f"{'vectors' if model.num_bins is None else 'images'} of shape {model.event_shape}"
-            + (" (pass images of the run's size, or train with --image-size)" if own.info.kind == "images" else "") + "."
+            f"{args.data} holds {own.info.kind} of shape {own.info.event_shape}, but the run models {modelled} of shape "
+            f"{model.event_shape}" + (" (pass images of the run's size, or train with --image-size)" if own.info.kind == modelled == "images" else "") + "."
         )
     if own.info.num_bins is not None and own.info.num_bins != model.num_bins:
         raise ValueError(f"{args.data} has {own.info.num_bins} levels per pixel, the run models {model.num_bins}.")
