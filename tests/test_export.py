@@ -42,6 +42,11 @@ def test_layout_and_signatures(exported):
     assert sig.structured_input_signature[1]["x"].shape.as_list() == [None, 8, 8, 1]
     assert list(sig.structured_outputs) == ["log_prob"]
     assert loaded.signatures["sample"].structured_input_signature[1]["num_samples"].dtype == tf.int32
+    out = loaded.signatures["sample"](num_samples=tf.constant(5), temperature=tf.constant(1.0))
+    assert set(out) == {"x", "levels"} and out["levels"].dtype == tf.int32
+    levels = out["levels"].numpy()
+    assert levels.min() >= 0 and levels.max() < 17  # displayable, clipped to the data's levels
+    np.testing.assert_array_equal(levels, np.clip(np.floor(out["x"].numpy() * 17), 0, 16))
 
 
 def test_only_core_tensorflow_ops(exported):

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import cache_util
+from tensorflow_probability.python.internal import cache_util, tensor_util
 
 tfb = tfp.bijectors
 
@@ -77,10 +77,46 @@ class FusedBijector(tfb.Bijector):
             return x, self.inverse_log_det_jacobian(y, self.inverse_min_event_ndims)
 
 
+def variables_of(network) -> tuple:
+    """The variables of a Keras layer (or any object with `weights`), as `tf.Variable`s.
+
+    Stored on a bijector, they make `bijector.trainable_variables` (and so a
+    distribution's) list what its networks train, as TFP's own bijectors list theirs.
+    A network that creates its weights on first call contributes those present now.
+    """
+    out = []
+    for weight in getattr(network, "weights", ()) or ():
+        inner = getattr(weight, "value", None)
+        out.append(inner if isinstance(inner, tf.Variable) and not isinstance(weight, tf.Variable) else weight)
+    return tuple(out)
+
+
 def batch_shape_of(x: tf.Tensor, event_ndims: int) -> tf.Tensor:
     """The dynamic batch shape (int32) of `x` whose last `event_ndims` dims are the event."""
     shape = tf.shape(x)
     return shape[: tf.size(shape) - event_ndims]
+
+
+def call_folded(fn, x: tf.Tensor, event_ndims: int) -> tf.Tensor:
+    """`fn` applied to `x` with its batch dimensions folded into one, then unfolded.
+
+    Conditioner networks (Keras layers) expect `[N, *event]`; bijectors take any number
+    of leading batch dimensions, none included, as TFP's own bijectors do. The output's
+    event is whatever `fn` returns after its first axis.
+    """
+    rank = x.shape.rank
+    if rank == event_ndims + 1:
+        return fn(x)  # already [N, *event]: the common case, no reshapes
+    batch_shape = batch_shape_of(x, event_ndims)
+    folded = tf.reshape(x, tf.concat([[-1], tf.shape(x)[tf.rank(x) - event_ndims :]], axis=0))
+    if rank is not None:
+        folded.set_shape([None] + x.shape.as_list()[rank - event_ndims :])
+    out = fn(folded)
+    out_event = tf.shape(out)[1:]
+    unfolded = tf.reshape(out, tf.concat([batch_shape, out_event], axis=0))
+    if rank is not None:
+        unfolded.set_shape(x.shape[: rank - event_ndims].concatenate(out.shape[1:]))
+    return unfolded
 
 
 def zeros_over_batch(x: tf.Tensor, event_ndims: int) -> tf.Tensor:
@@ -129,9 +165,19 @@ def maybe_check_finite(x: tf.Tensor, validate_args: bool, owner: str, what: str 
     return tf.debugging.check_numerics(x, message=f"{owner}: {what} must be finite (got NaN or Inf)")
 
 
-def as_float_tensor(value, name: str) -> tf.Tensor:
-    """`value` as a floating tensor, keeping the dtype of arrays and tensors (float32 for Python numbers)."""
-    tensor = tf.convert_to_tensor(value, name=name)
-    if not tensor.dtype.is_floating:
-        tensor = tf.cast(tensor, tf.float32)
-    return tensor
+def as_parameter(value, name: str, dtype=None):
+    """A bijector parameter kept as given, to be read when used (TFP's `convert_nonref_to_tensor`).
+
+    Tensors, `tf.Variable`s and `tfp.util.DeferredTensor`s are kept as they are, so a
+    bijector built once follows later `assign`s and gradients reach the variables. A
+    `keras.Variable` is kept as the `tf.Variable` that holds its value (TFP and
+    `tf.Module.trainable_variables` see `tf.Variable`s). Python numbers and arrays become
+    tensors (float32 unless `dtype` says otherwise; arrays keep their float dtype).
+    """
+    inner = getattr(value, "value", None)
+    if isinstance(inner, tf.Variable) and not isinstance(value, tf.Variable):
+        value = inner  # a keras.Variable (TensorFlow backend)
+    if dtype is None and not tensor_util.is_ref(value) and not tf.is_tensor(value):
+        dtype = getattr(value, "dtype", None)
+        dtype = dtype if dtype is not None and tf.as_dtype(dtype).is_floating else tf.float32
+    return tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=name)

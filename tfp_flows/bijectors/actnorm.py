@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
-from tfp_flows.bijectors._base import FusedBijector, as_float_tensor, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
 
 DEFAULT_MIN_STD = 0.1
 
@@ -18,6 +18,10 @@ class ActNorm(FusedBijector):
     Forward:  `y = (x + b) * exp(log_s)`
     Inverse:  `x = y * exp(-log_s) - b`
     Log-det:  `log|det dy/dx| = P * sum(log_s)`
+
+    `shift` and `log_scale` may be tensors, `tf.Variable`s, `keras.Variable`s or
+    `DeferredTensor`s: they are read when the bijector is used, so gradients reach them
+    and later assignments take effect.
 
     `ActNorm.initial_parameters(batch)` returns the `(b, log_s)` that give the batch zero
     mean and unit variance per channel (openai/glow's data-dependent init). The standard
@@ -39,8 +43,8 @@ class ActNorm(FusedBijector):
         if event_ndims not in (1, 2, 3):
             raise ValueError(f"ActNorm: expected event_ndims in (1, 2, 3), got {event_ndims!r}.")
         with tf.name_scope(name):
-            self._shift = as_float_tensor(shift, "shift")
-            self._log_scale = tf.convert_to_tensor(log_scale, dtype=self._shift.dtype, name="log_scale")
+            self._shift = as_parameter(shift, "shift")
+            self._log_scale = as_parameter(log_scale, "log_scale", dtype=self._shift.dtype)
         if self._shift.shape.rank != 1 or self._log_scale.shape.rank != 1 or (
             self._shift.shape[0] is not None and self._shift.shape != self._log_scale.shape
         ):
@@ -65,11 +69,11 @@ class ActNorm(FusedBijector):
         )
 
     @property
-    def shift(self) -> tf.Tensor:
+    def shift(self):
         return self._shift
 
     @property
-    def log_scale(self) -> tf.Tensor:
+    def log_scale(self):
         return self._log_scale
 
     @staticmethod
@@ -102,10 +106,11 @@ class ActNorm(FusedBijector):
     def _apply(self, x, forward: bool, what: str):
         check_event_shape(x, [None] * (self._event_ndims - 1) + [self._shift.shape[0]], "ActNorm", what)
         x = maybe_check_finite(x, self.validate_args, "ActNorm", what)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), self._positions(x) * tf.reduce_sum(self._log_scale))
+        shift, log_scale = tf.convert_to_tensor(self._shift), tf.convert_to_tensor(self._log_scale)
+        log_det = tf.fill(batch_shape_of(x, self._event_ndims), self._positions(x) * tf.reduce_sum(log_scale))
         if forward:
-            return (x + self._shift) * tf.exp(self._log_scale), log_det
-        return x * tf.exp(-self._log_scale) - self._shift, -log_det
+            return (x + shift) * tf.exp(log_scale), log_det
+        return x * tf.exp(-log_scale) - shift, -log_det
 
     def _forward_and_log_det(self, x):
         return self._apply(x, True, "x")

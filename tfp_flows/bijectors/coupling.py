@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
-from tfp_flows.bijectors._base import FusedBijector, check_event_shape, maybe_check_finite, zeros_over_batch
+from tfp_flows.bijectors._base import FusedBijector, call_folded, variables_of, check_event_shape, maybe_check_finite, zeros_over_batch
 from tfp_flows.bijectors.masks import Mask, make_mask
 
 
@@ -42,6 +42,7 @@ class Coupling(FusedBijector, abc.ABC):
         if not callable(conditioner):
             raise ValueError(f"{type(self).__name__}: conditioner must be callable, got {conditioner!r}.")
         self._conditioner = conditioner
+        self._conditioner_variables = variables_of(conditioner)  # listed in `trainable_variables`
         self._mask = make_mask(mask, event_shape, parity)
         super().__init__(
             forward_min_event_ndims=len(self._mask.event_shape),
@@ -81,7 +82,7 @@ class Coupling(FusedBijector, abc.ABC):
         """Inverse transform of `y_b`: returns `(x_b, elementwise inverse log-det or None)`."""
 
     def _params(self, x_a: tf.Tensor, dtype) -> tf.Tensor:
-        params = self._conditioner(x_a)
+        params = call_folded(self._conditioner, x_a, len(self._mask.a_event_shape))
         check_event_shape(params, self.param_event_shape, type(self).__name__, what="conditioner output")
         # Conditioners may compute in low precision; the transform and log-det stay in `dtype`.
         return tf.cast(params, dtype)

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, call_folded, variables_of, check_event_shape, maybe_check_finite
 
 tfb = tfp.bijectors
 
@@ -72,6 +72,7 @@ class FactorOut(FusedBijector):
             raise ValueError(f"FactorOut: prior must be callable or None, got {prior!r}.")
         self._inner = inner
         self._prior = prior
+        self._prior_variables = variables_of(prior)  # listed in `trainable_variables`
         self._event_shape = event_shape
         self._kept_shape = (height, width, channels - num_factored)
         self._out_shape = (height, width, num_factored)
@@ -114,7 +115,7 @@ class FactorOut(FusedBijector):
     def _prior_params(self, h_kept, dtype):
         if self._prior is None:
             return None, None
-        params = self._prior(h_kept)
+        params = call_folded(self._prior, h_kept, 3)
         check_event_shape(params, self._out_shape[:-1] + (2 * self._out_shape[-1],), "FactorOut", "prior output")
         mean, log_sigma = tf.split(tf.cast(params, dtype), 2, axis=-1)
         return mean, log_sigma

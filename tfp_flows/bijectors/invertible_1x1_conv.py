@@ -6,7 +6,7 @@ import scipy.linalg
 import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
-from tfp_flows.bijectors._base import FusedBijector, as_float_tensor, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
 
 
 class Invertible1x1Conv(FusedBijector):
@@ -71,16 +71,17 @@ class Invertible1x1Conv(FusedBijector):
         self._is_lu = matrix is None
         with tf.name_scope(name):
             if self._is_lu:
-                self._log_scale = as_float_tensor(log_scale, "log_scale")
+                # Kept as given (tensors or variables) and read when used.
+                self._log_scale = as_parameter(log_scale, "log_scale")
                 dtype = self._log_scale.dtype
-                self._lower = tf.convert_to_tensor(lower, dtype=dtype, name="lower")
-                self._upper = tf.convert_to_tensor(upper, dtype=dtype, name="upper")
-                self._sign = tf.convert_to_tensor(sign, dtype=dtype, name="sign")
-                self._permutation = tf.convert_to_tensor(permutation, dtype_hint=tf.int32, name="permutation")
+                self._lower = as_parameter(lower, "lower", dtype)
+                self._upper = as_parameter(upper, "upper", dtype)
+                self._sign = as_parameter(sign, "sign", dtype)
+                self._permutation = as_parameter(permutation, "permutation", tf.int32)
                 channels = self._log_scale.shape[-1]
                 self._check_parts(channels)
             else:
-                self._matrix = as_float_tensor(matrix, "matrix")
+                self._matrix = as_parameter(matrix, "matrix")
                 dtype = self._matrix.dtype
                 shape = self._matrix.shape
                 if shape.rank != 2 or shape[0] != shape[1]:
@@ -167,21 +168,21 @@ class Invertible1x1Conv(FusedBijector):
     def weight(self) -> tf.Tensor:
         """The C x C matrix `W`."""
         if not self._is_lu:
-            return self._matrix
+            return tf.convert_to_tensor(self._matrix)
         lower, upper = self._triangular_factors()
         perm_matrix = tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation)
         return tf.matmul(perm_matrix, tf.matmul(lower, upper))
 
     def _triangular_factors(self):
         eye = tf.eye(self._channels, dtype=self._log_scale.dtype)
-        lower = tf.linalg.band_part(self._lower, -1, 0) * (1.0 - eye) + eye
-        diag = self._sign * tf.exp(self._log_scale)
-        upper = tf.linalg.band_part(self._upper, 0, -1) * (1.0 - eye) + tf.linalg.diag(diag)
+        lower = tf.linalg.band_part(tf.convert_to_tensor(self._lower), -1, 0) * (1.0 - eye) + eye
+        diag = tf.convert_to_tensor(self._sign) * tf.exp(tf.convert_to_tensor(self._log_scale))
+        upper = tf.linalg.band_part(tf.convert_to_tensor(self._upper), 0, -1) * (1.0 - eye) + tf.linalg.diag(diag)
         return lower, upper
 
     def _log_abs_det_and_inverse_weight(self, need_inverse: bool):
         if self._is_lu:
-            log_abs_det = tf.reduce_sum(self._log_scale)
+            log_abs_det = tf.reduce_sum(tf.convert_to_tensor(self._log_scale))
             if not need_inverse:
                 return log_abs_det, None
             lower, upper = self._triangular_factors()
@@ -189,7 +190,7 @@ class Invertible1x1Conv(FusedBijector):
             perm_t = tf.transpose(tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation))
             inv = tf.linalg.triangular_solve(lower, perm_t, lower=True)
             return log_abs_det, tf.linalg.triangular_solve(upper, inv, lower=False)
-        q, r = tf.linalg.qr(self._matrix)
+        q, r = tf.linalg.qr(tf.convert_to_tensor(self._matrix))
         log_abs_det = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
         if not need_inverse:
             return log_abs_det, None

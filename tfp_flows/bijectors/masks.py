@@ -6,7 +6,7 @@ A coupling computes `y_b = g(x_b; conditioner(x_a))`, `y_a = x_a`. Two families:
   vector). `x_a` and `x_b` are the gathered sub-tensors, so the conditioner sees
   only `x_a` and outputs parameters for `x_b` alone.
 * `CheckerboardMask`: RealNVP's spatial mask `m[i, j] = (i + j) % 2 == parity`.
-  `x_a = x * m` and `x_b = x` keep the full image shape; the conditioner sees the
+  `x_a = where(m, x, 0)` and `x_b = x` keep the full image shape; the conditioner sees the
   masked image and its output is applied where `m == 0` only.
 """
 from __future__ import annotations
@@ -127,18 +127,20 @@ class CheckerboardMask(Mask):
     def b_event_shape(self):
         return self.event_shape
 
-    def _m(self, dtype):
-        return tf.constant(self._pattern, dtype=dtype)
+    def _conditions(self) -> tf.Tensor:
+        return tf.constant(self._pattern > 0)  # (H, W, 1), True where a pixel conditions
 
+    # `tf.where`, not `x * m`: an Inf or NaN pixel must stay where it is, not turn its
+    # neighbours' products (Inf * 0) into NaN.
     def split(self, x):
-        return x * self._m(x.dtype), x
+        return tf.where(self._conditions(), x, tf.zeros([], x.dtype)), x
 
     def merge(self, x_a, x_b):
-        m = self._m(x_a.dtype)
-        return x_a * m + x_b * (1.0 - m)
+        return tf.where(self._conditions(), x_a, x_b)
 
     def sum_log_det(self, elementwise):
-        return tf.reduce_sum(elementwise * (1.0 - self._m(elementwise.dtype)), axis=[-3, -2, -1])
+        transformed = tf.where(self._conditions(), tf.zeros([], elementwise.dtype), elementwise)
+        return tf.reduce_sum(transformed, axis=[-3, -2, -1])
 
 
 def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int = 0) -> Mask:

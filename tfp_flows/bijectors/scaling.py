@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import FusedBijector, as_float_tensor, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
 
 tfb = tfp.bijectors
 
@@ -30,7 +30,7 @@ class Scaling(FusedBijector):
     def __init__(self, log_scale, validate_args: bool = False, name: str = "scaling"):
         parameters = dict(locals())
         with tf.name_scope(name):
-            self._log_scale = as_float_tensor(log_scale, "log_scale")
+            self._log_scale = as_parameter(log_scale, "log_scale")  # read when used
         if self._log_scale.shape.rank in (None, 0):
             raise ValueError(
                 f"Scaling: log_scale must have the event shape (rank >= 1), got shape {self._log_scale.shape}."
@@ -51,15 +51,16 @@ class Scaling(FusedBijector):
         return dict(log_scale=parameter_properties.ParameterProperties(event_ndims=lambda self, x_event_ndims=None: self.forward_min_event_ndims))
 
     @property
-    def log_scale(self) -> tf.Tensor:
+    def log_scale(self):
         return self._log_scale
 
     def _apply(self, x, sign, what):
         check_event_shape(x, self._log_scale.shape.as_list(), "Scaling", what)
         x = maybe_check_finite(x, self.validate_args, "Scaling", what)
         ndims = self.forward_min_event_ndims
-        log_det = tf.fill(batch_shape_of(x, ndims), sign * tf.reduce_sum(self._log_scale))
-        return x * tf.exp(sign * self._log_scale), log_det
+        log_scale = tf.convert_to_tensor(self._log_scale)
+        log_det = tf.fill(batch_shape_of(x, ndims), sign * tf.reduce_sum(log_scale))
+        return x * tf.exp(sign * log_scale), log_det
 
     def _forward_and_log_det(self, x):
         return self._apply(x, 1.0, "x")

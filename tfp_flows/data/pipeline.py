@@ -1,6 +1,7 @@
 """`load` and `info`: any dataset as shuffled, batched, prefetched examples for `FlowModel.fit`.
 
-Dispatch on `name`: "digits" (embedded), the seven TFDS datasets of `DATASETS`, a path
+Dispatch on `name`: speech ("speech", "ljspeech", a folder of .wav files: see
+`audio_datasets`), "digits" (embedded), the seven TFDS datasets of `DATASETS`, a path
 (folder of images, `.npy`/`.npz`, CSV), a `tf.data.Dataset`, else any other TFDS name
 with an image feature.
 """
@@ -13,7 +14,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.data import arrays, digits, image_folder, splits as splits_lib, tabular, tfds_datasets, user_dataset
+from tfp_flows.data import (
+    arrays, audio_datasets, digits, image_folder, splits as splits_lib, tabular, tfds_datasets, user_dataset,
+)
 from tfp_flows.data.in_memory import InMemoryData
 from tfp_flows.data.info import DatasetInfo
 
@@ -93,8 +96,12 @@ def _signature(path: str) -> tuple:
 
 
 def info(name, n_bits: int | None = None, *, image_size: int | None = None, columns: Sequence[str] | None = None,
-         data_dir: str | None = None) -> DatasetInfo:
+         data_dir: str | None = None, **audio_options) -> DatasetInfo:
     """Event shape, `num_bins` (None for continuous vectors), splits and class names of a dataset."""
+    if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
+        return audio_datasets.info(name, **audio_options)
+    if audio_options:
+        raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
     kind = kind_of(name)
     if kind in ("digits", "tfds", "dataset", "tfds_generic") and columns is not None:
         raise ValueError(f"columns applies to tables (CSV), not to {_label(name)}.")
@@ -133,6 +140,7 @@ def load(
     test_fraction: float = 0.1,
     split_seed: int = 0,
     splits: dict | str | None = None,
+    **audio_options,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of batches: uint8 images `[B, H, W, C]` in `[0, num_bins)`, or float32 vectors `[B, D]`.
 
@@ -162,7 +170,22 @@ def load(
         none (own files, datasets): a seeded permutation (`data.splits.holdout`).
       splits: an assignment from `data.splits.holdout` (or the path of one saved with
         `data.splits.save`, as a run directory's `splits.json`) to use instead.
+
+    Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
+    see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
     """
+    if audio_datasets.is_audio_source(name):
+        if n_bits is not None or flip or image_size is not None or columns is not None or with_labels:
+            raise ValueError(
+                f"load: n_bits and flip apply to images (image_size, columns, with_labels to images and tables), "
+                f"not to the audio dataset {name!r}."
+            )
+        return audio_datasets.load(
+            name, split, batch_size, shuffle=shuffle, data_dir=data_dir, download=download, repeat=repeat,
+            drop_remainder=drop_remainder, seed=seed, **audio_options,
+        )
+    if audio_options:
+        raise TypeError(f"load: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"load: expected batch_size >= 1, got {batch_size!r}.")
     kind = kind_of(name)

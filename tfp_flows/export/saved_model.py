@@ -17,7 +17,7 @@ import tensorflow as tf
 SIGNATURES = {
     "log_prob": (("x",), ("log_prob",)),
     "bits_per_dim": (("x",), ("bits_per_dim",)),
-    "sample": (("num_samples", "temperature"), ("x",)),
+    "sample": (("num_samples", "temperature"), ("x", "levels")),  # levels: models with num_bins
     "encode": (("x",), ("z",)),
     "decode": (("z",), ("x",)),
 }
@@ -31,6 +31,8 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
       * `bits_per_dim`: `x [None, *event_shape]` discrete in `[0, num_bins)` -> `bits_per_dim [None]`
         (deterministic: bin centres)
       * `sample`: `num_samples` int32 scalar, `temperature` scalar -> `x [num_samples, *event_shape]`
+        (continuous; may leave [0, 1)) and, for discrete data, `levels` (int32 in `[0, num_bins)`,
+        clipped and quantised as openai/glow's postprocessing: displayable pixels)
       * `encode`: `x [None, *event_shape]` -> `z [None, D]`;  `decode`: `z [None, D]` -> `x`
 
     The SavedModel is written to a temporary directory beside the target and renamed into
@@ -104,19 +106,28 @@ def _archive(model) -> keras.export.ExportArchive:
             tf.debugging.assert_non_negative(temperature, message="temperature: expected a float32 >= 0"),
         ]
         with tf.control_dependencies(asserts):
-            return {"x": model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))}
+            y = model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))
+        out = {"x": _float32(y)}
+        if model.num_bins is not None:
+            out["levels"] = model.to_levels(y)
+        return out
 
     endpoints = {
-        "log_prob": (lambda x: {"log_prob": model.log_prob(checked_image(x))}, [image]),
-        "bits_per_dim": (lambda x: {"bits_per_dim": model.bits_per_dim(checked_image(x))}, [image]),
+        "log_prob": (lambda x: {"log_prob": _float32(model.log_prob(checked_image(x)))}, [image]),
+        "bits_per_dim": (lambda x: {"bits_per_dim": _float32(model.bits_per_dim(checked_image(x)))}, [image]),
         "sample": (sample, [tf.TensorSpec((), tf.int32, name="num_samples"), tf.TensorSpec((), tf.float32, name="temperature")]),
-        "encode": (lambda x: {"z": model.encode(checked_image(x))}, [image]),
-        "decode": (lambda z: {"x": model.decode(checked_latent(z))}, [latent]),
+        "encode": (lambda x: {"z": _float32(model.encode(checked_image(x)))}, [image]),
+        "decode": (lambda z: {"x": _float32(model.decode(checked_latent(z)))}, [latent]),
     }
     for name in SIGNATURES:  # log_prob first: it also becomes serving_default
         fn, signature = endpoints[name]
         archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False), input_signature=signature)
     return archive
+
+
+def _float32(x):
+    """Signatures speak float32 whatever the model computes in (float64 models included)."""
+    return tf.cast(x, tf.float32)
 
 
 def _checked(x, event_shape, message):

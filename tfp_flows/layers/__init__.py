@@ -2,7 +2,8 @@
 
 Keras 3 does not track variables held inside a `tf.Module` (a TFP bijector), so every
 trainable parameter lives in one of these layers; `layer.bijector()` returns a cheap,
-freshly built bijector that reads the layer's current weights.
+freshly built bijector that reads the layer's weights whenever it runs. The weights are
+not autocast: under a mixed precision policy the flow's parameters stay float32.
 """
 from tfp_flows.layers.actnorm import ActNormLayer
 from tfp_flows.layers.gaussian_prior import GaussianPriorLayer
@@ -11,3 +12,7 @@ from tfp_flows.layers.scaling import ScalingLayer
 from tfp_flows.layers.standardize import StandardizeLayer
 
 __all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "StandardizeLayer"]
+
+import tfp_flows as _package  # noqa: E402
+
+_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

@@ -32,8 +32,8 @@ class ActNormLayer(keras.layers.Layer):
         self.event_ndims = event_ndims
         self.min_std = min_std
         self.initializing = False
-        self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
-        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
+        self.shift = self.add_weight(shape=(channels,), initializer="zeros", autocast=False, name="shift")
+        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", autocast=False, name="log_scale")
         self.initialized = self.add_weight(
             shape=(), initializer="zeros", trainable=False, dtype="float32", name="initialized"
         )
@@ -47,8 +47,8 @@ class ActNormLayer(keras.layers.Layer):
         return self._current()
 
     def _current(self) -> ActNorm:
-        dtype = self.variable_dtype
-        return ActNorm(tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype), event_ndims=self.event_ndims, name=self.name)
+        # The variables themselves, read when the bijector runs: a held bijector stays live.
+        return ActNorm(self.shift, self.log_scale, event_ndims=self.event_ndims, name=self.name)
 
     def initialize(self, batch: tf.Tensor, force: bool = False) -> tf.Tensor:
         """Data-dependent init from `batch` if not done yet; returns the normalised batch.

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors._base import as_parameter
 from tfp_flows.bijectors.scaling import Scaling
 
 tfb = tfp.bijectors
@@ -23,13 +23,13 @@ class GaussianPriorLayer(keras.layers.Layer):
     def __init__(self, event_shape: Sequence[int], **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.mean = self.add_weight(shape=self.event_shape, initializer="zeros", name="mean")
-        self.log_std = self.add_weight(shape=self.event_shape, initializer="zeros", name="log_std")
+        self.mean = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="mean")
+        self.log_std = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_std")
         self.built = True
 
     def bijector(self) -> tfb.Bijector:
-        dtype = self.variable_dtype
-        return tfb.Chain([tfb.Shift(tf.cast(self.mean, dtype)), Scaling(tf.cast(self.log_std, dtype))], name=self.name)
+        # The variables themselves (tfb.Shift reads a tf.Variable when used): a held bijector stays live.
+        return tfb.Chain([tfb.Shift(as_parameter(self.mean, "mean")), Scaling(self.log_std)], name=self.name)
 
     def get_config(self):
         config = super().get_config()

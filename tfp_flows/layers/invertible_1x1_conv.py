@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 
@@ -37,22 +36,18 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
             initializer=keras.initializers.Constant(value),
             trainable=trainable,
             dtype=dtype,
+            autocast=False,  # flow parameters stay in the variables' dtype under mixed precision
             name=name,
         )
 
     def bijector(self) -> Invertible1x1Conv:
-        dtype = self.variable_dtype
+        # The variables themselves, read when the bijector runs: a held bijector stays live.
         if self.lu:
             return Invertible1x1Conv(
-                permutation=tf.convert_to_tensor(self.permutation),
-                lower=tf.cast(self.lower, dtype),
-                upper=tf.cast(self.upper, dtype),
-                log_scale=tf.cast(self.log_scale, dtype),
-                sign=tf.cast(self.sign, dtype),
-                event_ndims=self.event_ndims,
-                name=self.name,
+                permutation=self.permutation, lower=self.lower, upper=self.upper, log_scale=self.log_scale,
+                sign=self.sign, event_ndims=self.event_ndims, name=self.name,
             )
-        return Invertible1x1Conv(tf.cast(self.matrix, dtype), event_ndims=self.event_ndims, name=self.name)
+        return Invertible1x1Conv(self.matrix, event_ndims=self.event_ndims, name=self.name)
 
     def get_config(self):
         config = super().get_config()

@@ -25,7 +25,7 @@ class ScalingLayer(keras.layers.Layer):
         self.event_shape = tuple(int(d) for d in event_shape)
         self.min_std = min_std
         self.initializing = False
-        self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", name="log_scale")
+        self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_scale")
         self.built = True
 
     def bijector(self) -> Scaling:
@@ -34,7 +34,7 @@ class ScalingLayer(keras.layers.Layer):
         return self._current()
 
     def _current(self) -> Scaling:
-        return Scaling(tf.cast(self.log_scale, self.variable_dtype), name=self.name)
+        return Scaling(self.log_scale, name=self.name)  # the variable, read when used
 
     def initialize(self, batch: tf.Tensor) -> None:
         """Sets `log_scale` so that `batch` (`[N, *event_shape]`) leaves with unit variance per entry."""

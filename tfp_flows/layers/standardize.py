@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 import tensorflow_probability as tfp
 
 tfb = tfp.bijectors
@@ -39,8 +38,8 @@ class StandardizeLayer(keras.layers.Layer):
         if not isinstance(dims, (int, np.integer)) or dims < 1:
             raise ValueError(f"StandardizeLayer: expected dims >= 1, got {dims!r}.")
         self.dims, self.min_std = int(dims), float(min_std)
-        self.mean = self.add_weight(shape=(self.dims,), initializer="zeros", trainable=False, name="mean")
-        self.std = self.add_weight(shape=(self.dims,), initializer="ones", trainable=False, name="std")
+        self.mean = self.add_weight(shape=(self.dims,), initializer="zeros", trainable=False, autocast=False, name="mean")
+        self.std = self.add_weight(shape=(self.dims,), initializer="ones", trainable=False, autocast=False, name="std")
         self.adapted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="adapted")
         self.built = True
 
@@ -63,10 +62,11 @@ class StandardizeLayer(keras.layers.Layer):
         self.adapted.assign(1.0)
 
     def bijector(self) -> tfb.Bijector:
-        """`y -> (y - mean) / std` (forward: data to standardised), log-det `-sum(log std)`."""
-        dtype = self.variable_dtype
-        mean, std = tf.cast(self.mean, dtype), tf.cast(self.std, dtype)
-        return tfb.Chain([tfb.Scale(scale=1.0 / std), tfb.Shift(-mean)], name=self.name)
+        """`y -> (y - mean) / std` (forward: data to standardised), log-det `-sum(log std)`.
+
+        TFP's `Shift` and `Scale` hold the variables themselves and read them when they run.
+        """
+        return tfb.Invert(tfb.Chain([tfb.Shift(self.mean), tfb.Scale(self.std)]), name=self.name)
 
     def get_config(self):
         config = super().get_config()

@@ -7,3 +7,7 @@ from tfp_flows.models.realnvp import RealNVP
 from tfp_flows.models.schedules import LinearWarmup, default_optimizer
 
 __all__ = ["FlowModel", "Glow", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "default_optimizer"]
+
+import tfp_flows as _package  # noqa: E402
+
+_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import functools
+import inspect
 import math
 from typing import Sequence
 
 import keras
 import numpy as np
+from keras.src.trainers import compile_utils
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -14,6 +18,7 @@ from tfp_flows.models import validation
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 PRIORS = ("normal", "logistic")
+_LOW_PRECISION = ("float16", "bfloat16")
 
 
 class FlowModel(keras.Model, abc.ABC):
@@ -27,6 +32,20 @@ class FlowModel(keras.Model, abc.ABC):
     `[0, num_bins)` (uint8 or integer-valued floats) and model `y = (x + u) / num_bins`,
     `u ~ U[0, 1)` (uniform dequantization). With `num_bins=None` the data is continuous
     and used as is.
+
+    dtype. float32 by default; `dtype="float64"` builds every layer, the base
+    distribution, the bijectors and the input checks in float64. Under a mixed policy
+    (`keras.mixed_precision.set_global_policy("mixed_bfloat16")`) the conditioner
+    networks compute in 16 bits while data, log-dets and the base stay float32.
+
+    Shapes. `log_prob`, `bits_per_dim`, `encode` and `decode` take any number of leading
+    batch dimensions (none included); `sample` takes an int or a sample shape.
+
+    Support. Glow and NICE define a density on all of R^D, so `log_prob`, `encode` and
+    `decode` accept any finite `y`; a model with a bounded preprocessing step (RealNVP's
+    logit) says which values it takes. Only the discrete entries (`fit`,
+    `bits_per_dim`) check `x` in `[0, num_bins)`. `to_levels(y)` turns samples into
+    displayable levels.
 
     Metrics. The logged `loss` is the mean negative log-likelihood in nats per example
     (of `y`), and `bits_per_dim` is `-(log p(y) - D log(num_bins)) / (D log 2)`, the number
@@ -45,6 +64,12 @@ class FlowModel(keras.Model, abc.ABC):
         # Data stays float32 under mixed precision: only the conditioner networks compute in low precision.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
+        if self.dtype_policy.variable_dtype in _LOW_PRECISION:
+            raise ValueError(
+                f"{type(self).__name__}: dtype {self.dtype_policy.name!r} would compute log-densities in 16 bits; "
+                "use 'float32' or 'float64', or a mixed policy ('mixed_bfloat16', 'mixed_float16') for "
+                "16-bit networks with a float32 flow."
+            )
         self.event_shape = _event_shape(event_shape, type(self).__name__)
         if num_bins is not None and (not isinstance(num_bins, (int, np.integer)) or num_bins < 2):
             raise ValueError(f"{type(self).__name__}: expected num_bins >= 2 or None, got {num_bins!r}.")
@@ -60,6 +85,20 @@ class FlowModel(keras.Model, abc.ABC):
         self._initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+        for tracker in (self.loss_tracker, self.bpd_tracker):
+            tracker._direction = "down"  # lower is better: EarlyStopping/ModelCheckpoint need no `mode=`
+        # Keras callbacks look metric directions up only inside metric lists.
+        self._directed_metrics = _MetricDirections([self.loss_tracker, self.bpd_tracker], name="flow_metrics")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.__init__ = _with_layer_dtype(vars(cls)["__init__"])
+
+    @property
+    def flow_dtype(self) -> tf.DType:
+        """The dtype of data, bijectors, log-dets and the base: the variables' dtype (float32 under mixed precision)."""
+        return tf.as_dtype(self.dtype_policy.variable_dtype)
 
     # ------------------------------------------------------------------ structure
     @abc.abstractmethod
@@ -71,11 +110,11 @@ class FlowModel(keras.Model, abc.ABC):
         backward pass (`tf.recompute_grad`): less memory for deep flows, one more forward pass."""
         if not (self.recompute and self.built):  # weights are created outside recompute_grad
             return network
-        return tf.recompute_grad(lambda x: network(x))
+        return _Recomputed(network)
 
     def _build_all(self):
         """Creates every weight with one pass of a dummy batch (conditioners build lazily)."""
-        self.log_prob(tf.fill((1,) + self.event_shape, 0.5))
+        self.log_prob(tf.fill((1,) + self.event_shape, tf.constant(0.5, self.flow_dtype)))
         self.built = True
 
     def build(self, input_shape=None):
@@ -93,19 +132,26 @@ class FlowModel(keras.Model, abc.ABC):
 
     def _base(self, temperature):
         dims = [self.num_dims]
-        scale = tf.cast(temperature, tf.float32)
+        loc, scale = tf.zeros([], self.flow_dtype), tf.cast(temperature, self.flow_dtype)
         if self.prior == "logistic":
-            return tfd.Sample(tfd.Logistic(0.0, scale), dims)
-        return tfd.Sample(tfd.Normal(0.0, scale), dims)
+            return tfd.Sample(tfd.Logistic(loc, scale), dims)
+        return tfd.Sample(tfd.Normal(loc, scale), dims)
 
     @property
     def distribution(self) -> tfd.TransformedDistribution:
-        """`tfd.TransformedDistribution` over `y` in `event_shape`; its `log_prob` is `model.log_prob`."""
+        """`tfd.TransformedDistribution` over `y` in `event_shape`; its `log_prob` is `model.log_prob`.
+
+        It reads the model's weights whenever it is used, so one taken before `fit` stays
+        equal to the model after it, and gradients taken through it reach every trainable
+        weight. Its `trainable_variables` are the `tf.Variable`s behind
+        `model.trainable_variables` (the same objects Keras updates; Keras' own optimizers
+        take either list).
+        """
         return tfd.TransformedDistribution(self.base_distribution, self.bijector)
 
     # ------------------------------------------------------------------ densities
     def log_prob(self, y) -> tf.Tensor:
-        """Continuous log-density of `y` (shape `[..., *event_shape]`, values in [0, 1] when `num_bins` is set), shape `[...]`."""
+        """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`."""
         y, batch_shape = self._fold(y, "y")
         return tf.reshape(self.distribution.log_prob(y), batch_shape)
 
@@ -117,7 +163,7 @@ class FlowModel(keras.Model, abc.ABC):
         x = self._discrete(x)
         if self.num_bins is None:
             return x
-        u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
+        u = keras.random.uniform(tf.shape(x), seed=self._noise, dtype=x.dtype) if noise else 0.5
         return (x + u) / self.num_bins
 
     def bits_per_dim(self, x, noise: bool = False) -> tf.Tensor:
@@ -131,7 +177,7 @@ class FlowModel(keras.Model, abc.ABC):
     def _discrete(self, x, what: str = "x") -> tf.Tensor:
         """Checked data: integer levels in `[0, num_bins)` (or finite values for continuous models)."""
         owner = type(self).__name__
-        x = validation.as_real_tensor(_take_images(x), owner, what)
+        x = validation.as_real_tensor(_take_images(x), owner, what, self.flow_dtype)
         validation.check_batch(x, self.event_shape, owner, what)
         if self.num_bins is None:
             return validation.check_values(x, owner, what)
@@ -154,25 +200,39 @@ class FlowModel(keras.Model, abc.ABC):
     def decode(self, z) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
         owner = f"{type(self).__name__}.decode"
-        z = validation.as_real_tensor(z, owner, "z")
+        z = validation.as_real_tensor(z, owner, "z", self.flow_dtype)
         validation.check_batch(z, (self.num_dims,), owner, "z")
         z = validation.check_values(z, owner, "z")
         batch_shape = tf.shape(z)[:-1]
         y = self._flow().inverse(tf.reshape(z, [-1, self.num_dims]))
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
-    def sample(self, n: int, temperature: float = 1.0, seed=None, jit_compile: bool | None = None) -> tf.Tensor:
-        """`n` samples of `y`; `temperature` scales the base standard deviation (Glow's T).
+    def to_levels(self, y) -> tf.Tensor:
+        """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.
 
-        An int `seed` makes the samples reproducible. `jit_compile` runs the decoder under
-        XLA (default: as the model was compiled).
+        openai/glow's postprocessing: a sample's density covers all of R^D, so some values
+        fall outside `[0, 1)`; they are clipped to the nearest level. Needs `num_bins`.
+        """
+        if self.num_bins is None:
+            raise ValueError(f"{type(self).__name__}.to_levels: the model is continuous (num_bins=None); it has no levels.")
+        y = validation.as_real_tensor(y, f"{type(self).__name__}.to_levels", "y", self.flow_dtype)
+        levels = tf.clip_by_value(tf.floor(y * self.num_bins), 0.0, self.num_bins - 1.0)
+        return tf.cast(levels, tf.int32)
+
+    def sample(self, n=1, temperature: float = 1.0, seed=None, jit_compile: bool | None = None) -> tf.Tensor:
+        """Samples of `y`, shape `[*sample_shape, *event_shape]`; `n` is an int or a sample shape.
+
+        `temperature` scales the base standard deviation (Glow's T). An int `seed` makes
+        the samples reproducible. `jit_compile` runs the decoder under XLA (default: as the
+        model was compiled). Samples are continuous and may leave `[0, 1)`:
+        `to_levels(sample)` gives displayable levels.
         """
         owner = f"{type(self).__name__}.sample"
-        n = validation.check_num_samples(n, owner)
+        sample_shape = validation.check_sample_shape(n, owner)
         temperature = validation.check_temperature(temperature, owner)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seed = tf.constant([seed, 0], tf.int32)  # stateless: the same int seed gives the same samples
-        eps = self._base(1.0).sample(n, seed=seed) * temperature
+        eps = self._base(1.0).sample(sample_shape, seed=seed) * tf.cast(temperature, self.flow_dtype)
         if jit_compile is None:
             jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile)
         if jit_compile and tf.executing_eagerly():
@@ -181,12 +241,15 @@ class FlowModel(keras.Model, abc.ABC):
             return self._xla_decode(eps)
         return self.decode(eps)
 
+    def _support(self) -> dict:
+        """Bounds of `y` that `log_prob` and `encode` accept (`low`/`high`); none for a density on all of R^D."""
+        return {}
+
     def _fold(self, y, what):
         owner = type(self).__name__
-        y = validation.as_real_tensor(y, owner, what)
+        y = validation.as_real_tensor(y, owner, what, self.flow_dtype)
         validation.check_batch(y, self.event_shape, owner, what)
-        bounds = dict(low=0.0, high=1.0) if self.num_bins is not None else {}
-        y = validation.check_values(y, owner, what, **bounds)
+        y = validation.check_values(y, owner, what, **self._support())
         shape = tf.shape(y)
         batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
         return tf.reshape(y, (-1,) + self.event_shape), batch_shape
@@ -222,7 +285,8 @@ class FlowModel(keras.Model, abc.ABC):
     # ------------------------------------------------------------------ training
     @property
     def metrics(self):
-        return [self.loss_tracker, self.bpd_tracker]
+        # The list is read by callbacks for the metric directions; it holds no state of its own.
+        return [self.loss_tracker, self.bpd_tracker, self._directed_metrics]
 
     def _nll(self, data, training):
         x = _take_images(keras.utils.unpack_x_y_sample_weight(data)[0])
@@ -245,7 +309,7 @@ class FlowModel(keras.Model, abc.ABC):
     def _update_metrics(self, nll, bpd):
         self.loss_tracker.update_state(nll)
         self.bpd_tracker.update_state(bpd)
-        logs = {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in (self.loss_tracker, self.bpd_tracker)}
         strategy = tf.distribute.get_strategy()
         if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
             # Keras reduces step outputs across workers with reduce(MEAN, axis=0), which needs a
@@ -282,7 +346,7 @@ class FlowModel(keras.Model, abc.ABC):
     def get_config(self):
         return dict(
             event_shape=list(self.event_shape), num_bins=self.num_bins, prior=self.prior, seed=self.seed,
-            recompute=self.recompute, name=self.name,
+            recompute=self.recompute, name=self.name, dtype=self.dtype_policy.name,
         )
 
 
@@ -323,3 +387,57 @@ def _first_batch(x, batch_size):
         )
     batch = keras.utils.unpack_x_y_sample_weight(batch)[0] if isinstance(batch, tuple) else batch
     return _take_images(batch)
+
+
+class _MetricDirections(compile_utils.MetricsList):
+    """The flow's metrics again, as a list: where Keras callbacks look up `_direction`."""
+
+    def result(self):
+        return self.get_result()
+
+
+class _Recomputed:
+    """A network whose activations are recomputed in the backward pass (`tf.recompute_grad`).
+
+    Keeps the network's `weights` visible, so bijectors still list its variables.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self._call = tf.recompute_grad(lambda x: network(x))
+
+    @property
+    def weights(self):
+        return self.network.weights
+
+    def __call__(self, x):
+        return self._call(x)
+
+
+def _with_layer_dtype(init):
+    """Wraps a model's `__init__` so that the layers it creates take the model's `dtype`.
+
+    Keras layers take the global dtype policy when built, not their parent's: a model
+    asked for `dtype="float64"` would otherwise hold float32 layers.
+    """
+
+    @functools.wraps(init)
+    def wrapped(self, *args, **kwargs):
+        with _global_dtype_policy(kwargs.get("dtype")):
+            init(self, *args, **kwargs)
+
+    wrapped.__signature__ = inspect.signature(init)  # Keras reads the constructor's arguments
+    return wrapped
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(dtype):
+    if dtype is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

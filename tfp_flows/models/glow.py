@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors import AdditiveCoupling, AffineCoupling, FactorOut, Squeeze, reverse_channels, shuffle_channels
@@ -114,7 +115,7 @@ class Glow(PresetMixin, FlowModel):
             flow = tfb.Chain(head + steps[::-1])
         if self.num_bins is None:
             return flow
-        return tfb.Chain([flow, tfb.Shift(-0.5)])
+        return tfb.Chain([flow, tfb.Shift(tf.constant(-0.5, self.flow_dtype))])
 
     def get_config(self):
         config = super().get_config()

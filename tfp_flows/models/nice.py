@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors import AdditiveCoupling
@@ -62,7 +63,7 @@ class NICE(PresetMixin, FlowModel):
             steps.append(AdditiveCoupling(self._conditioner(net), mask, dims, parity=parity))
         steps.append(self.scaling.bijector())
         if self.num_bins is not None:
-            steps.insert(0, tfb.Shift(-0.5))  # data in [0, 1) centred on 0, where the prior is
+            steps.insert(0, tfb.Shift(tf.constant(-0.5, self.flow_dtype)))  # data in [0, 1) centred on 0, where the prior is
         if self.standardizer is not None:
             steps.insert(0, self.standardizer.bijector())  # vectors in their own units
         return tfb.Chain(steps[::-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors import AffineCoupling, FactorOut, Squeeze
@@ -15,9 +16,10 @@ from tfp_flows.networks import MLP, RealNVPResNet
 tfb = tfp.bijectors
 
 
-def logit_preprocessing(alpha: float) -> tfb.Bijector:
+def logit_preprocessing(alpha: float, dtype=tf.float32) -> tfb.Bijector:
     """`y -> logit(alpha + (1 - 2 alpha) y)`, data to flow space; its Jacobian counts in `log_prob`."""
-    return tfb.Chain([tfb.Invert(tfb.Sigmoid()), tfb.Shift(alpha), tfb.Scale(1.0 - 2.0 * alpha)], name="logit")
+    shift, scale = tf.constant(alpha, dtype), tf.constant(1.0 - 2.0 * alpha, dtype)
+    return tfb.Chain([tfb.Invert(tfb.Sigmoid()), tfb.Shift(shift), tfb.Scale(scale)], name="logit")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -52,8 +54,8 @@ class RealNVP(PresetMixin, FlowModel):
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
         self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
-        if not 0.0 <= alpha < 0.5:
-            raise ValueError(f"RealNVP: expected 0 <= alpha < 0.5, got {alpha!r}.")
+        if not 0.0 < alpha < 0.5:  # alpha = 0 puts y = 0 and y = 1 at logit = -inf, +inf
+            raise ValueError(f"RealNVP: expected alpha in (0, 0.5), got {alpha!r}.")
         self.num_scales, self.res_blocks, self.filters = num_scales, res_blocks, filters
         self.alpha, self.num_couplings, self.hidden_layers = alpha, num_couplings, hidden_layers
         if len(self.event_shape) == 3:
@@ -120,7 +122,7 @@ class RealNVP(PresetMixin, FlowModel):
             flow = tfb.Chain([flow, self.standardizer.bijector()])
         if self.num_bins is None:
             return flow
-        return tfb.Chain([flow, logit_preprocessing(self.alpha)])
+        return tfb.Chain([flow, logit_preprocessing(self.alpha, self.flow_dtype)])
 
     def _join_scales(self, stages):
         """Nests the scales through FactorOut, deepest first: one bijector, image -> flat latent."""
@@ -131,6 +133,10 @@ class RealNVP(PresetMixin, FlowModel):
             squeezed = self.plan[scale][-1][3]
             flow = tfb.Chain([tfb.Invert(FactorOut(tfb.Invert(flow), squeezed))] + stages[scale][::-1])
         return flow
+
+    def _support(self):
+        # The logit preprocessing is finite on [0, 1] (alpha > 0), the data space of discrete images.
+        return dict(low=0.0, high=1.0) if self.num_bins is not None else {}
 
     def get_config(self):
         config = super().get_config()

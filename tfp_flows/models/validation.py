@@ -14,25 +14,20 @@ import tensorflow as tf
 from tfp_flows.bijectors._base import check_event_shape
 
 
-def as_real_tensor(value, owner: str, what: str) -> tf.Tensor:
-    """`value` as a float32 tensor; refuses non-numeric dtypes by name."""
+def as_real_tensor(value, owner: str, what: str, dtype=tf.float32) -> tf.Tensor:
+    """`value` as a `dtype` (float32) tensor; refuses non-numeric dtypes by name."""
     try:
         tensor = tf.convert_to_tensor(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{owner}: expected a numeric array for {what}, got {type(value).__name__} ({error}).") from None
     if not (tensor.dtype.is_floating or tensor.dtype.is_integer) or tensor.dtype.is_bool:
         raise ValueError(f"{owner}: expected {what} of a real (float or integer) dtype, got dtype {tensor.dtype.name}.")
-    return tf.cast(tensor, tf.float32)
+    return tf.cast(tensor, dtype)
 
 
 def check_batch(x: tf.Tensor, event_shape: Sequence[int], owner: str, what: str) -> None:
-    """Rank, event shape and a non-empty batch, from the static shape."""
+    """Event shape (after any number of batch dimensions, none included) and a non-empty batch, from the static shape."""
     check_event_shape(x, event_shape, owner, what)
-    if x.shape.rank == len(event_shape):
-        raise ValueError(
-            f"{owner}: expected {what} as a batch [N, {', '.join(map(str, event_shape))}], got a single example of shape "
-            f"{tuple(x.shape.as_list())}; add a batch dimension (x[None])."
-        )
     batch = x.shape.as_list()[: x.shape.rank - len(event_shape)]
     if any(d == 0 for d in batch):
         raise ValueError(f"{owner}: expected at least one example in {what}, got an empty batch of shape {tuple(x.shape.as_list())}.")
@@ -50,12 +45,12 @@ def check_values(x: tf.Tensor, owner: str, what: str, low: float | None = None, 
         if high is not None:
             in_range = tf.logical_and(in_range, tf.reduce_all(x <= high if high_inclusive else x < high))
         if high is None:
-            bound = f"be >= {low}"
+            conditions.append((in_range, f"{what} must be >= {low}"))
         elif low is None:
-            bound = f"be {'<=' if high_inclusive else '<'} {high}"
+            conditions.append((in_range, f"{what} must be {'<=' if high_inclusive else '<'} {high}"))
         else:
-            bound = f"lie in [{low}, {high}{']' if high_inclusive else ')'}"
-        conditions.append((in_range, f"{what} must {bound}"))
+            bracket = "]" if high_inclusive else ")"
+            conditions.append((in_range, f"{what} must lie in [{low}, {high}{bracket}"))
     if integer:
         conditions.append((tf.reduce_all(tf.equal(x, tf.round(x))), f"{what} must be integer-valued (discrete levels)"))
     if tf.executing_eagerly():
@@ -82,6 +77,17 @@ def check_num_samples(n, owner: str):
         return check_num_samples(int(n), owner)
     with tf.control_dependencies([tf.debugging.Assert(n >= 1, [f"{owner}: expected num_samples >= 1, got", n])]):
         return tf.identity(n)
+
+
+def check_sample_shape(n, owner: str):
+    """An int, a scalar integer tensor or a sequence of ints >= 1: a TFP sample shape."""
+    if isinstance(n, (tuple, list)) or (isinstance(n, np.ndarray) and n.ndim == 1):
+        if len(n) == 0:
+            return ()
+        return tuple(check_num_samples(d, owner) for d in n)
+    if isinstance(n, tf.TensorShape):
+        return check_sample_shape(n.as_list(), owner)
+    return check_num_samples(n, owner)
 
 
 def check_temperature(t, owner: str):

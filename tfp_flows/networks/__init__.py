@@ -5,3 +5,7 @@ from tfp_flows.networks.normalization import DataInitNorm
 from tfp_flows.networks.resnet import RealNVPResNet, ResidualBlock
 
 __all__ = ["DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "ZeroConv2D"]
+
+import tfp_flows as _package  # noqa: E402
+
+_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

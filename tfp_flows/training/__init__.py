@@ -5,3 +5,7 @@ from tfp_flows.training.runs import RunDir, RunError
 from tfp_flows.models.schedules import LinearWarmup
 
 __all__ = ["LinearWarmup", "RunCheckpoint", "RunDir", "RunError", "SampleGrid", "grid", "save_sample_grid", "to_uint8", "write_png"]
+
+import tfp_flows as _package  # noqa: E402
+
+_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded
