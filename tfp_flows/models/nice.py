@@ -11,6 +11,7 @@ from tfp_flows.bijectors import AdditiveCoupling
 from tfp_flows.layers import ScalingLayer
 from tfp_flows.models.base import FlowModel
 from tfp_flows.models.presets import PresetMixin
+from tfp_flows.models.realnvp import _standardizer
 from tfp_flows.networks import MLP
 
 tfb = tfp.bijectors
@@ -26,6 +27,7 @@ class NICE(PresetMixin, FlowModel):
     couplings start as the identity). The prior is a standard logistic (the paper's
     choice) or a standard normal. Deviation from the paper: the scaling layer is
     initialised from the first batch to give unit-variance latents (see `ScalingLayer`).
+    `standardize=True` (vectors) standardises the data first, inside the flow, as RealNVP.
     """
 
     def __init__(
@@ -36,9 +38,11 @@ class NICE(PresetMixin, FlowModel):
         hidden_layers: int = 5,
         prior: str = "logistic",
         num_bins: int | None = 256,
+        standardize: bool = False,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, prior=prior, **kwargs)
+        self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
         if not isinstance(num_couplings, int) or num_couplings < 1:
             raise ValueError(f"NICE: expected num_couplings >= 1, got {num_couplings!r}.")
         if self.num_dims < 2:
@@ -60,9 +64,17 @@ class NICE(PresetMixin, FlowModel):
         steps.append(self.scaling.bijector())
         if self.num_bins is not None:
             steps.insert(0, tfb.Shift(tf.constant(-0.5, self.flow_dtype)))  # data in [0, 1) centred on 0, where the prior is
+        if self.standardizer is not None:
+            steps.insert(0, self.standardizer.bijector())  # vectors in their own units
         return tfb.Chain(steps[::-1])
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_couplings=self.num_couplings, hidden_units=self.hidden_units, hidden_layers=self.hidden_layers)
+        config.update(num_couplings=self.num_couplings, hidden_units=self.hidden_units, hidden_layers=self.hidden_layers,
+                      standardize=self.standardizer is not None)
         return config
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        if self.standardizer is not None and not self.standardizer.is_adapted:
+            self.standardizer.adapt(self.dequantize(x) if discrete else x)
+        super().initialize(x, discrete)

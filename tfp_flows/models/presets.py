@@ -7,6 +7,9 @@ PRESETS: dict[str, dict[str, dict]] = {
         "mnist": dict(event_shape=(28, 28, 1), num_couplings=4, hidden_units=1000, hidden_layers=5, prior="logistic", num_bins=256),
         "tiny": dict(event_shape=(8, 8, 1), num_couplings=4, hidden_units=32, hidden_layers=2, prior="logistic", num_bins=17),
         "digits": dict(event_shape=(8, 8, 1), num_couplings=4, hidden_units=256, hidden_layers=3, prior="logistic", num_bins=17),
+        # Tables (continuous vectors, standardised inside the flow); event_shape is set from the data.
+        "tabular": dict(event_shape=(2,), num_couplings=6, hidden_units=128, hidden_layers=2, prior="normal", num_bins=None, standardize=True),
+        "tabular_tiny": dict(event_shape=(2,), num_couplings=4, hidden_units=16, hidden_layers=1, prior="normal", num_bins=None, standardize=True),
     },
     "RealNVP": {
         # Dinh et al. 2016: 8 residual blocks, 64 feature maps on CIFAR-10.
@@ -15,6 +18,9 @@ PRESETS: dict[str, dict[str, dict]] = {
         "mnist": dict(event_shape=(28, 28, 1), num_scales=3, res_blocks=4, filters=32, num_bins=256),
         "tiny": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=1, filters=8, num_bins=17),
         "digits": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=2, filters=32, num_bins=17),
+        # Tables: affine couplings over standardised vectors (MADE/MAF-paper sized, for thousands of rows).
+        "tabular": dict(event_shape=(2,), num_couplings=8, filters=128, hidden_layers=2, num_bins=None, standardize=True),
+        "tabular_tiny": dict(event_shape=(2,), num_couplings=4, filters=16, hidden_layers=1, num_bins=None, standardize=True),
     },
     "Glow": {
         # Kingma & Dhariwal 2018, table 4: CIFAR-10 L=3, K=32, 512 channels, affine, 1x1 conv.

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors import AffineCoupling, FactorOut, Squeeze
-from tfp_flows.layers import ActNormLayer
+from tfp_flows.layers import ActNormLayer, StandardizeLayer
 from tfp_flows.models.base import FlowModel
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import MLP, RealNVPResNet
@@ -34,7 +34,9 @@ class RealNVP(PresetMixin, FlowModel):
     `logit(alpha + (1 - 2 alpha) y)`.
 
     Vectors `(D,)`: `num_couplings` affine couplings alternating halves, MLP conditioners
-    (`hidden_layers` x `filters` units) with a soft-clamped log-scale.
+    (`hidden_layers` x `filters` units) with a soft-clamped log-scale. `standardize=True`
+    (vectors only) puts a `StandardizeLayer` first, so the flow sees standardised data
+    while `log_prob` stays a density in the data's own units.
     """
 
     def __init__(
@@ -47,9 +49,11 @@ class RealNVP(PresetMixin, FlowModel):
         alpha: float = 0.05,
         num_couplings: int = 8,
         hidden_layers: int = 2,
+        standardize: bool = False,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
         if not 0.0 < alpha < 0.5:  # alpha = 0 puts y = 0 and y = 1 at logit = -inf, +inf
             raise ValueError(f"RealNVP: expected alpha in (0, 0.5), got {alpha!r}.")
         self.num_scales, self.res_blocks, self.filters = num_scales, res_blocks, filters
@@ -114,6 +118,8 @@ class RealNVP(PresetMixin, FlowModel):
                 steps += [AffineCoupling(self._conditioner(net), mask, shape, parity=parity, scale_fn=scale_fn), norm.bijector()]
             stages.append(steps)
         flow = self._join_scales(stages) if image else tfb.Chain(stages[0][::-1])
+        if self.standardizer is not None:
+            flow = tfb.Chain([flow, self.standardizer.bijector()])
         if self.num_bins is None:
             return flow
         return tfb.Chain([flow, logit_preprocessing(self.alpha, self.flow_dtype)])
@@ -136,7 +142,21 @@ class RealNVP(PresetMixin, FlowModel):
         config = super().get_config()
         config.update(
             num_scales=self.num_scales, res_blocks=self.res_blocks, filters=self.filters, alpha=self.alpha,
-            num_couplings=self.num_couplings, hidden_layers=self.hidden_layers,
+            num_couplings=self.num_couplings, hidden_layers=self.hidden_layers, standardize=self.standardizer is not None,
         )
         return config
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        if self.standardizer is not None and not self.standardizer.is_adapted:
+            self.standardizer.adapt(self.dequantize(x) if discrete else x)
+        super().initialize(x, discrete)
+
+
+def _standardizer(standardize: bool, event_shape, owner: str):
+    """A `StandardizeLayer` for vector flows that asked for one (shared by RealNVP and NICE)."""
+    if not standardize:
+        return None
+    if len(event_shape) != 1:
+        raise ValueError(f"{owner}: standardize=True applies to vectors (D,), got event shape {event_shape}.")
+    return StandardizeLayer(event_shape[0], name="standardize")
 
