@@ -8,5 +8,6 @@ from tfp_flows.layers.actnorm import ActNormLayer
 from tfp_flows.layers.gaussian_prior import GaussianPriorLayer
 from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
 from tfp_flows.layers.scaling import ScalingLayer
+from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
 
-__all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer"]
+__all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "VariationalDequantizer"]
