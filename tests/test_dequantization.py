@@ -1,0 +1,131 @@
+"""Variational dequantization: log q(u | x) vs autodiff, the bound the models report, training, save/load, export."""
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from conftest import autodiff_log_det
+from tfp_flows import export, models
+from tfp_flows.layers import VariationalDequantizer
+
+tfd = tfp.distributions
+HERE = pathlib.Path(__file__).resolve().parent
+NUM_BINS = 17
+
+
+def _perturb(layer_or_model, scale=0.2):
+    """Moves the zero-initialised heads of q off their start, so log q is not the trivial logit-normal."""
+    for i, weight in enumerate(layer_or_model.trainable_variables):
+        if "dequantizer" in weight.path or isinstance(layer_or_model, VariationalDequantizer):
+            if not np.any(weight.numpy()):
+                weight.assign(tf.random.stateless_normal(weight.shape, [i, 2], stddev=scale, dtype=weight.dtype))
+
+
+@pytest.fixture(scope="module")
+def levels():
+    return np.random.default_rng(0).integers(0, NUM_BINS, (3, 4, 4, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def dequantizer(levels):
+    q = VariationalDequantizer((4, 4, 1), NUM_BINS, hidden_channels=4, couplings=2)
+    q.sample_and_log_prob(levels, noise=False)
+    _perturb(q)
+    return q
+
+
+@pytest.fixture(scope="module")
+def glow(levels):
+    model = models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=NUM_BINS,
+                        dequantization="variational", dequantizer_channels=4, seed=0)
+    model.initialize(levels)
+    _perturb(model)
+    return model
+
+
+def test_log_q_is_base_density_minus_autodiff_log_det(dequantizer, levels):
+    x = tf.constant(levels)
+    eps = tf.random.stateless_normal([3, 4, 4, 1], [0, 5])
+    to_u = lambda e: dequantizer.bijector(x).forward(e)
+    u = to_u(eps)
+    assert np.all((u.numpy() > 0) & (u.numpy() < 1))
+    expected = tfd.Normal(0.0, 1.0).log_prob(eps).numpy().reshape(3, -1).sum(-1) - autodiff_log_det(to_u, eps)
+    np.testing.assert_allclose(dequantizer.log_prob(u, x).numpy(), expected, rtol=1e-4, atol=1e-3)
+    # the one-pass sample_and_log_prob agrees with the inverse-path density
+    u_mode, log_q_mode = dequantizer.sample_and_log_prob(x, noise=False)
+    np.testing.assert_allclose(dequantizer.log_prob(u_mode, x).numpy(), log_q_mode.numpy(), rtol=1e-4, atol=1e-3)
+    # q depends on x: different images give different noise at the same eps
+    assert np.abs(u_mode.numpy() - dequantizer.sample_and_log_prob(x + 1.0, noise=False)[0].numpy()).max() > 1e-3
+
+
+def test_bits_per_dim_is_the_variational_bound_and_uniform_stays_available(glow, levels):
+    x = tf.constant(levels)
+    u, log_q = glow.dequantizer.sample_and_log_prob(x, noise=False)
+    log_p = glow.log_prob((x + u) / NUM_BINS)
+    dims = 16
+    bound = -(log_p - log_q - dims * math.log(NUM_BINS)) / (dims * math.log(2.0))
+    np.testing.assert_allclose(glow.bits_per_dim(levels).numpy(), bound.numpy(), rtol=1e-5)
+    uniform = glow.bits_per_dim(levels, dequantization="uniform")
+    centres = -(glow.log_prob((levels + 0.5) / NUM_BINS) - dims * math.log(NUM_BINS)) / (dims * math.log(2.0))
+    np.testing.assert_allclose(uniform.numpy(), centres.numpy(), rtol=1e-5)
+    noisy = glow.bits_per_dim(levels, noise=True)
+    assert noisy.shape == (3,) and np.isfinite(noisy.numpy()).all()
+    batched = glow.bits_per_dim(np.stack([levels, levels]))  # several batch dimensions
+    np.testing.assert_allclose(batched.numpy(), np.stack([bound.numpy()] * 2), rtol=1e-5)
+
+
+def test_training_lowers_the_bound_and_reaches_q(levels):
+    model = models.NICE(event_shape=(4, 4, 1), num_couplings=2, hidden_units=8, hidden_layers=1, num_bins=NUM_BINS,
+                        dequantization="variational", dequantizer_channels=4, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-2))
+    data = np.repeat(levels, 8, axis=0)
+    before = [w.numpy().copy() for w in model.dequantizer.trainable_variables]
+    history = model.fit(data, batch_size=24, epochs=3, verbose=0)
+    losses = history.history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert any(np.abs(w.numpy() - b).max() > 0 for w, b in zip(model.dequantizer.trainable_variables, before))
+
+
+def test_save_load_and_export_reload_with_tensorflow_alone(glow, levels, tmp_path):
+    path = os.path.join(tmp_path, "glow.keras")
+    glow.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.get_config()["dequantization"] == "variational"
+    np.testing.assert_allclose(reloaded.bits_per_dim(levels).numpy(), glow.bits_per_dim(levels).numpy(), rtol=1e-5)
+
+    saved = export.save(glow, str(tmp_path / "serving"))
+    y = glow.dequantize(levels, noise=False).numpy()
+    inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
+    np.savez(inputs, x=levels, y=y, z=glow.encode(y).numpy())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, str(HERE / "_reload_saved_model.py"), saved, str(inputs), str(outputs)],
+                            capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = dict(np.load(outputs))
+    np.testing.assert_allclose(got["bits_per_dim"], glow.bits_per_dim(levels).numpy(), rtol=1e-5)  # the bound
+    np.testing.assert_allclose(got["log_prob"], glow.log_prob(y).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_input(glow):
+    with pytest.raises(ValueError, match="unknown dequantization 'gaussian'"):
+        models.Glow.from_preset("tiny", dequantization="gaussian")
+    with pytest.raises(ValueError, match=r"needs discrete images .* num_bins=None"):
+        models.RealNVP(event_shape=(4, 4, 1), num_scales=1, res_blocks=0, filters=4, num_bins=None, dequantization="variational")
+    with pytest.raises(ValueError, match=r"needs discrete images .*event shape \(2,\)"):
+        models.RealNVP(event_shape=(2,), num_couplings=2, num_bins=None, dequantization="variational")
+    uniform = models.NICE(event_shape=(4, 4, 1), num_couplings=2, hidden_units=4, hidden_layers=1, num_bins=NUM_BINS)
+    with pytest.raises(ValueError, match="built with dequantization='uniform'; it has no q"):
+        uniform.bits_per_dim(np.zeros((1, 4, 4, 1), np.float32), dequantization="variational")
+    with pytest.raises(ValueError, match=r"must lie in \[0, 16\]"):
+        glow.bits_per_dim(np.full((1, 4, 4, 1), 17.0, np.float32))
+    with pytest.raises(ValueError, match="unknown dequantization 'none'"):
+        glow.bits_per_dim(np.zeros((1, 4, 4, 1), np.float32), dequantization="none")
