@@ -6,7 +6,9 @@ import contextlib
 import os
 import sys
 
-MODELS = ("glow", "realnvp", "nice")
+MODELS = ("glow", "realnvp", "nice", "jet")
+COUPLINGS = ("affine", "additive", "spline")
+DEQUANTIZATIONS = ("uniform", "variational")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)")
     train.add_argument("--model", choices=MODELS, default="glow")
     train.add_argument("--preset", default=None, help="architecture preset (default: 'digits' on digits, else the dataset's name)")
+    train.add_argument("--coupling", choices=COUPLINGS, default=None,
+                       help="coupling transform (default: the preset's; glow: affine|additive|spline, realnvp: affine|spline, "
+                            "nice: additive|spline, jet: affine)")
+    train.add_argument("--dequantization", choices=DEQUANTIZATIONS, default=None,
+                       help="uniform noise (default) or a learned q(u|x) (Flow++), for image data")
     train.add_argument("--dataset", default="digits", help="digits (embedded, offline) or a TFDS dataset")
     train.add_argument("--epochs", type=_number(int, 1), default=100)
     train.add_argument("--batch-size", type=_number(int, 1), default=128)

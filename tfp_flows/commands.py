@@ -10,10 +10,10 @@ import keras
 from tfp_flows import data, models
 from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
 
-MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE}
+MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE, "jet": models.Jet}
 USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
 # What must match for a rerun to resume a run (anything else may change between runs).
-_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits")
+_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "coupling", "dequantization")
 
 
 def _default_preset(model_cls, dataset: str) -> str:
@@ -27,7 +27,26 @@ def _default_preset(model_cls, dataset: str) -> str:
 def build_model(config: dict) -> models.FlowModel:
     model_cls = MODEL_CLASSES[config["model"]]
     info = data.info(config["dataset"], config.get("n_bits"))
-    return model_cls.from_preset(config["preset"], event_shape=info.event_shape, num_bins=info.num_bins, seed=config["seed"])
+    overrides = {k: config[k] for k in ("coupling", "dequantization") if config.get(k) is not None}
+    _check_variant(model_cls, overrides.get("coupling"), overrides.get("dequantization"), info)
+    if model_cls is models.Jet:
+        overrides.pop("coupling", None)  # always affine, checked above
+    return model_cls.from_preset(
+        config["preset"], event_shape=info.event_shape, num_bins=info.num_bins, seed=config["seed"], **overrides
+    )
+
+
+_COUPLINGS = {models.Glow: ("affine", "additive", "spline"), models.RealNVP: ("affine", "spline"),
+              models.NICE: ("additive", "spline"), models.Jet: ("affine",)}
+
+
+def _check_variant(model_cls, coupling, dequantization, info) -> None:
+    """`--coupling` / `--dequantization` the model and data accept (checked before a run directory is written)."""
+    if coupling is not None and coupling not in _COUPLINGS[model_cls]:
+        raise ValueError(f"--coupling {coupling}: {model_cls.__name__} takes {' or '.join(_COUPLINGS[model_cls])}.")
+    if dequantization == "variational" and (info.num_bins is None or len(info.event_shape) != 3):
+        raise ValueError(f"--dequantization variational needs discrete images; this data has event shape "
+                         f"{info.event_shape} and num_bins={info.num_bins}.")
 
 
 def train(args) -> int:
@@ -39,9 +58,10 @@ def train(args) -> int:
     config = dict(
         model=args.model, preset=preset, dataset=args.dataset, n_bits=args.n_bits, batch_size=args.batch_size,
         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, flip=args.flip, data_dir=args.data_dir,
-        seed=args.seed, jit=args.jit,
+        seed=args.seed, jit=args.jit, coupling=args.coupling, dequantization=args.dequantization,
     )
     info = data.info(args.dataset, args.n_bits)  # validates dataset and n_bits before any work
+    _check_variant(model_cls, args.coupling, args.dequantization, info)
     load = dict(n_bits=args.n_bits, data_dir=args.data_dir)
     train_ds = data.load(args.dataset, "train", args.batch_size, flip=args.flip, seed=args.seed, **load)
     val_ds = data.load(args.dataset, "validation", args.batch_size, **load)
