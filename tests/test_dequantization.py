@@ -23,9 +23,9 @@ NUM_BINS = 17
 
 
 def _perturb(layer_or_model, scale=0.2):
-    """Moves the zero-initialised heads of q off their start, so log q is not the trivial logit-normal."""
+    """Moves zero-initialised heads (of q, of couplings) off their start: log q is not the trivial logit-normal."""
     for i, weight in enumerate(layer_or_model.trainable_variables):
-        if "dequantizer" in weight.path or isinstance(layer_or_model, VariationalDequantizer):
+        if "dequantizer" in weight.path or "coupling" in weight.path or isinstance(layer_or_model, VariationalDequantizer):
             if not np.any(weight.numpy()):
                 weight.assign(tf.random.stateless_normal(weight.shape, [i, 2], stddev=scale, dtype=weight.dtype))
 
@@ -45,8 +45,9 @@ def dequantizer(levels):
 
 @pytest.fixture(scope="module")
 def glow(levels):
-    model = models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=NUM_BINS,
-                        dequantization="variational", dequantizer_channels=4, seed=0)
+    # Spline couplings too, so the export test below covers both new features in one SavedModel.
+    model = models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=NUM_BINS, coupling="spline",
+                        spline_bins=4, dequantization="variational", dequantizer_channels=4, seed=0)
     model.initialize(levels)
     _perturb(model)
     return model
