@@ -27,6 +27,7 @@ from tfp_flows.training import LinearWarmup
 DIGITS_ROWS = {
     "glow-affine": ("Glow", "digits", {}),
     "glow-spline": ("Glow", "digits", dict(coupling="spline")),
+    "glow-affine-wide": ("Glow", "digits", dict(hidden_channels=176)),  # as many parameters as glow-spline
     "glow-affine-variational": ("Glow", "digits", dict(dequantization="variational")),
     "jet": ("Jet", "digits", {}),
 }

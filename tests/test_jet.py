@@ -125,3 +125,15 @@ def test_jet_bad_input():
         models.Jet(**{**SMALL, "event_shape": (6, 6, 1)})  # a 3x3 patch grid has no spatial halves
     with pytest.raises(ValueError, match="unknown preset"):
         models.Jet.from_preset("cifar")
+
+
+def test_cli_refuses_variants_a_model_does_not_take_before_writing_a_run(tmp_path, capsys):
+    from conftest import run_cli
+
+    run_dir = str(tmp_path / "run")
+    code, err = run_cli(["train", "--model", "jet", "--coupling", "spline", "--epochs", "1", "--output", run_dir], capsys)
+    assert code == 2 and "--coupling spline: Jet takes affine" in err and not os.path.exists(run_dir)
+    code, err = run_cli(["train", "--model", "realnvp", "--coupling", "additive", "--output", run_dir], capsys)
+    assert code == 2 and "--coupling additive: RealNVP takes affine or spline" in err and not os.path.exists(run_dir)
+    code, err = run_cli(["train", "--dequantization", "gaussian"], capsys)
+    assert code == 2 and "invalid choice: 'gaussian'" in err
