@@ -87,7 +87,7 @@ def test_bits_per_dim_is_the_variational_bound_and_uniform_stays_available(glow,
 def test_training_lowers_the_bound_and_reaches_q(levels):
     model = models.NICE(event_shape=(4, 4, 1), num_couplings=2, hidden_units=8, hidden_layers=1, num_bins=NUM_BINS,
                         dequantization="variational", dequantizer_channels=4, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(3e-2))
+    model.compile(optimizer=keras.optimizers.Adam(3e-2), run_eagerly=True)  # graph mode: the export test and CLI
     data = np.repeat(levels, 8, axis=0)
     before = [w.numpy().copy() for w in model.dequantizer.trainable_variables]
     history = model.fit(data, batch_size=24, epochs=3, verbose=0)

@@ -18,8 +18,8 @@ from tfp_flows.bijectors.token_mask import TokenMask
 from tfp_flows.networks import VisionTransformer
 
 HERE = pathlib.Path(__file__).resolve().parent
-SMALL = dict(event_shape=(4, 4, 1), patch_size=2, couplings=3, block_depth=1, emb_dim=8, num_heads=2,
-             kinds=("channels", "spatial", "spatial"), spatial_splits=("hstripes", "checkerboard-inv"), num_bins=17, seed=0)
+SMALL = dict(event_shape=(4, 4, 1), patch_size=2, couplings=2, block_depth=1, emb_dim=8, num_heads=2,
+             kinds=("channels", "spatial"), spatial_splits=("checkerboard-inv",), num_bins=17, seed=0)
 
 
 def _perturb_heads(model, scale=0.1):
@@ -68,16 +68,19 @@ def test_vit_conditioner_shapes_and_zero_head():
         VisionTransformer(4, emb_dim=10, num_heads=4)
 
 
-def test_jet_schedule_alternates_channel_and_spatial_splits(jet):
+def test_jet_schedule_alternates_channel_and_spatial_splits():
+    jet = models.Jet(**{**SMALL, "couplings": 3, "kinds": ("channels", "spatial"), "spatial_splits": ("hstripes", "checkerboard-inv")})
     couplings = [b for b in jet._flow().bijectors if isinstance(b, AffineCoupling)]
     kinds = [type(c.mask).__name__ for c in couplings]
-    assert kinds == ["TokenMask", "TokenMask", "ChannelMask"]  # data-to-latent order reversed in the Chain
-    assert [(c.mask.pattern, c.mask.parity) for c in couplings[:2]] == [("checkerboard", 1), ("hstripes", 0)]
+    assert kinds == ["ChannelMask", "TokenMask", "ChannelMask"]  # data-to-latent order reversed in the Chain
+    assert (couplings[1].mask.pattern, couplings[1].mask.parity) == ("hstripes", 0)
+    np.testing.assert_array_equal(couplings[0].mask.conditioning, ~couplings[2].mask.conditioning)  # then the complement
     assert jet.token_shape == (4, 4)
 
 
-def test_jet_step_log_det_matches_autodiff(jet):
-    coupling = [b for b in jet._flow().bijectors if isinstance(b, AffineCoupling)][0]
+@pytest.mark.parametrize("which", [0, 1], ids=["spatial", "channels"])
+def test_jet_step_log_det_matches_autodiff(jet, which):
+    coupling = [b for b in jet._flow().bijectors if isinstance(b, AffineCoupling)][which]
     x = tf.random.stateless_normal([3, 4, 4], [0, 3])
     fldj = coupling.forward_log_det_jacobian(x, event_ndims=2)
     np.testing.assert_allclose(fldj.numpy(), autodiff_log_det(coupling.forward, x), rtol=1e-4, atol=1e-4)

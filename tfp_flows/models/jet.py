@@ -28,8 +28,9 @@ class Jet(PresetMixin, DequantizationMixin, FlowModel):
     `patch_size x patch_size` patches: tokens `(T, K)`, `T = (H/p)(W/p)`, `K = p*p*C` ->
     `couplings` affine couplings -> flatten. Coupling `i` is of kind `kinds[i % len(kinds)]`:
 
-      * "channels": a fixed random half of the `K` features (a different one per coupling)
-        conditions the other half, on every token;
+      * "channels": a fixed random half of the `K` features conditions the other half, on
+        every token (a new random half for every other channel coupling, the complement of
+        the previous one in between);
       * "spatial": half the tokens condition the other half, split by the next entry of
         `spatial_splits` ("checkerboard", "hstripes", "vstripes" over the patch grid,
         "-inv" swaps the halves).
@@ -87,11 +88,18 @@ class Jet(PresetMixin, DequantizationMixin, FlowModel):
         """The mask of every coupling, in data-to-latent order."""
         splits = itertools.cycle(self.spatial_splits)
         features = self.token_shape[1]
+        conditioning, channel_couplings = None, 0
         for i, kind in zip(range(self.num_couplings), itertools.cycle(self.kinds)):
             if kind == "channels":
-                # A fixed random half per coupling (Jet's "random" channel projection), reproducible by index.
-                conditioning = np.zeros(features, bool)
-                conditioning[np.random.RandomState(i).permutation(features)[: features // 2]] = True
+                # Jet's "random" channel projection: a fixed random half, reproducible by index. Every
+                # second channel coupling takes the complement of the one before, so both halves of
+                # every random split get transformed (independent draws can repeat with few features).
+                if channel_couplings % 2 == 0:
+                    conditioning = np.zeros(features, bool)
+                    conditioning[np.random.RandomState(i).permutation(features)[: features // 2]] = True
+                else:
+                    conditioning = ~conditioning
+                channel_couplings += 1
                 yield ChannelMask(self.token_shape, conditioning)
             else:
                 split = next(splits)
