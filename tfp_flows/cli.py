@@ -12,19 +12,22 @@ import contextlib
 import os
 import sys
 
-MODELS = ("glow", "realnvp", "nice")
+MODELS = ("glow", "realnvp", "nice", "jet")
+COUPLINGS = ("affine", "additive", "spline")
+DEQUANTIZATIONS = ("uniform", "variational")
 # Kept in step with tfp_flows.models.PRESETS and tfp_flows.data.DATASETS by tests/test_cli.py
 # (importing those here would load TensorFlow before the arguments are checked).
 PRESETS = {
     "glow": ("cifar10", "imagenet32", "celeba64", "mnist", "tiny", "digits"),
     "realnvp": ("cifar10", "celeba64", "mnist", "tiny", "digits", "tabular", "tabular_tiny"),
     "nice": ("mnist", "tiny", "digits", "tabular", "tabular_tiny"),
+    "jet": ("tiny", "digits", "imagenet64"),
 }
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a", "downsampled_imagenet_32", "downsampled_imagenet_64")
 SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
 
 EPILOG = f"""\
-models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors)
+models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images)
 presets:
 {chr(10).join(f'  {m}: {", ".join(p)}' for m, p in PRESETS.items())}
 datasets: {', '.join(DATASETS)}
@@ -91,6 +94,11 @@ def _add_train(commands):
                        help="held-out validation fraction of --data without its own splits")
     train.add_argument("--test-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
                        help="held-out test fraction of --data without its own splits")
+    train.add_argument("--coupling", choices=COUPLINGS, default=None,
+                       help="coupling transform (default: the preset's; glow: affine|additive|spline, realnvp: affine|spline, "
+                            "nice: additive|spline, jet: affine)")
+    train.add_argument("--dequantization", choices=DEQUANTIZATIONS, default=None,
+                       help="uniform noise (default: the preset's) or a learned q(u|x) (Flow++), for image data")
     train.add_argument("--epochs", type=_number(int, 1), default=100, help="epochs in all (a rerun trains the rest)")
     train.add_argument("--batch-size", type=_number(int, 1), default=128, help="examples per step")
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3, help="Adam learning rate")

@@ -12,6 +12,7 @@ from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 from tfp_flows.bijectors.masks import ChannelMask, CheckerboardMask, Mask, make_mask
 from tfp_flows.bijectors.permutations import reverse_channels, shuffle_channels
 from tfp_flows.bijectors.scaling import Scaling
+from tfp_flows.bijectors.spline_coupling import SplineCoupling
 from tfp_flows.bijectors.squeeze import Squeeze
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Invertible1x1Conv",
     "Mask",
     "Scaling",
+    "SplineCoupling",
     "Squeeze",
     "make_mask",
     "reverse_channels",

@@ -6,7 +6,7 @@ import os
 from tfp_flows import data, models
 from tfp_flows.training import RunDir, RunError
 
-MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE}
+MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE, "jet": models.Jet}
 SPLITS_FILE = "splits.json"  # the held-out assignment of own data, fixed when the run is created
 
 

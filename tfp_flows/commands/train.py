@@ -12,7 +12,7 @@ from tfp_flows.data import splits as splits_lib
 from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid
 
 # What must match for a rerun to resume a run (anything else may change between runs).
-_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns")
+_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization")
 _OWN = ("folder", "arrays", "table")
 
 
@@ -34,7 +34,26 @@ def build_model(config: dict, info: data.DatasetInfo | None = None) -> models.Fl
         from tfp_flows.commands._runs import data_options
 
         info = data.info(config["dataset"], **data_options(config))
-    return model_cls.from_preset(config["preset"], event_shape=info.event_shape, num_bins=info.num_bins, seed=config["seed"])
+    overrides = {k: config[k] for k in ("coupling", "dequantization") if config.get(k) is not None}
+    _check_variant(model_cls, overrides.get("coupling"), overrides.get("dequantization"), info)
+    if model_cls is models.Jet:
+        overrides.pop("coupling", None)  # always affine, checked above
+    return model_cls.from_preset(
+        config["preset"], event_shape=info.event_shape, num_bins=info.num_bins, seed=config["seed"], **overrides
+    )
+
+
+_COUPLINGS = {models.Glow: ("affine", "additive", "spline"), models.RealNVP: ("affine", "spline"),
+              models.NICE: ("additive", "spline"), models.Jet: ("affine",)}
+
+
+def _check_variant(model_cls, coupling, dequantization, info) -> None:
+    """`--coupling` / `--dequantization` the model and data accept (checked before a run directory is written)."""
+    if coupling is not None and coupling not in _COUPLINGS[model_cls]:
+        raise ValueError(f"--coupling {coupling}: {model_cls.__name__} takes {' or '.join(_COUPLINGS[model_cls])}.")
+    if dequantization == "variational" and (info.num_bins is None or len(info.event_shape) != 3):
+        raise ValueError(f"--dequantization variational needs discrete images; this data has event shape "
+                         f"{info.event_shape} and num_bins={info.num_bins}.")
 
 
 def _dataset_name(args) -> tuple[str, str]:
@@ -65,9 +84,10 @@ def train(args) -> int:
         info_options.pop("data_dir")
     info = data.info(dataset, args.n_bits, **info_options)
     model_name = args.model or ("realnvp" if info.kind == "vectors" else "glow")
-    if info.kind == "vectors" and model_name == "glow":
-        raise ValueError(f"{dataset} holds vectors {info.event_shape}; Glow models images. Use --model realnvp (default) or nice.")
+    if info.kind == "vectors" and model_name in ("glow", "jet"):
+        raise ValueError(f"{dataset} holds vectors {info.event_shape}; {model_name} models images. Use --model realnvp (default) or nice.")
     model_cls = MODEL_CLASSES[model_name]
+    _check_variant(model_cls, args.coupling, args.dequantization, info)
     preset = args.preset or _default_preset(model_cls, dataset, info, kind)
     if preset not in model_cls.presets():
         raise ValueError(f"unknown {model_cls.__name__} preset {preset!r}; expected one of {sorted(model_cls.presets())}.")
@@ -82,6 +102,7 @@ def train(args) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, flip=args.flip,
         data_dir=args.data_dir, seed=args.seed, jit=args.jit, kind=info.kind, feature_columns=list(info.columns),
         validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
+        coupling=args.coupling, dequantization=args.dequantization,
     )
 
     if run.exists:

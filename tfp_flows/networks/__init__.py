@@ -3,8 +3,9 @@ from tfp_flows.networks.glow_conv import GlowConvNet, ZeroConv2D
 from tfp_flows.networks.mlp import MLP
 from tfp_flows.networks.normalization import DataInitNorm
 from tfp_flows.networks.resnet import RealNVPResNet, ResidualBlock
+from tfp_flows.networks.vit import TransformerBlock, VisionTransformer
 
-__all__ = ["DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "ZeroConv2D"]
+__all__ = ["DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "TransformerBlock", "VisionTransformer", "ZeroConv2D"]
 
 import tfp_flows as _package  # noqa: E402
 
