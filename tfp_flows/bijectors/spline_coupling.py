@@ -115,15 +115,36 @@ class SplineCoupling(Coupling):
             raw_widths, raw_heights, raw_slopes, self._spline_bound, self._min_bin_size, self._min_slope
         )
 
+    def _flat(self, v_b, params):
+        """Every transformed entry as one row: `[M]` values, `[M, 3K - 1]` parameters.
+
+        The spline is elementwise, so any batch and event rank folds away; TensorFlow's
+        softmax kernel takes at most 5 dimensions, which an image with two batch
+        dimensions and a bin axis would exceed.
+        """
+        return tf.reshape(v_b, [-1]), tf.reshape(params, [-1, self.params_per_entry(self._spline_bins)])
+
+    def _row_spline(self, params_flat):
+        k = self._spline_bins
+        raw_widths, raw_heights, raw_slopes = tf.split(params_flat, [k, k, k - 1], axis=-1)
+        return spline_from_unnormalized(
+            raw_widths, raw_heights, raw_slopes, self._spline_bound, self._min_bin_size, self._min_slope
+        )
+
     def _couple(self, x_b, params):
-        spline = self.spline(params)
-        return spline.forward(x_b), spline.forward_log_det_jacobian(x_b, event_ndims=0)
+        x_flat, params_flat = self._flat(x_b, params)
+        spline = self._row_spline(params_flat)
+        y_flat = spline.forward(x_flat)
+        log_det = spline.forward_log_det_jacobian(x_flat, event_ndims=0)
+        return tf.reshape(y_flat, tf.shape(x_b)), tf.reshape(log_det, tf.shape(x_b))
 
     def _uncouple(self, y_b, params):
-        spline = self.spline(params)
-        x_b = spline.inverse(y_b)
+        y_flat, params_flat = self._flat(y_b, params)
+        spline = self._row_spline(params_flat)
+        x_flat = spline.inverse(y_flat)
         # d x / d y = 1 / RQS'(x): evaluated at the x just found (TFP's own ildj does the same).
-        return x_b, -spline.forward_log_det_jacobian(x_b, event_ndims=0)
+        log_det = -spline.forward_log_det_jacobian(x_flat, event_ndims=0)
+        return tf.reshape(x_flat, tf.shape(y_b)), tf.reshape(log_det, tf.shape(y_b))
 
 
 def check_spline_knobs(spline_bins, spline_bound, owner: str) -> None:
