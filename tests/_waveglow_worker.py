@@ -1,0 +1,82 @@
+"""Run in a subprocess for tests/test_waveglow.py.
+
+python _waveglow_worker.py reload SAVED_MODEL INPUTS.npz OUT.npz   (TensorFlow alone: tfp_flows, TFP, Keras blocked)
+python _waveglow_worker.py mirrored OUT.npz                        (one step on 2 logical CPUs vs one device)
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def reload(saved_model_dir, inputs_path, out_path):
+    sys.path.insert(0, HERE)
+    from _reload_saved_model import _Blocker
+
+    sys.meta_path.insert(0, _Blocker())
+    import numpy as np
+    import tensorflow as tf
+
+    inputs = dict(np.load(inputs_path))
+    sig = tf.saved_model.load(saved_model_dir).signatures
+    mel, audio = tf.constant(inputs["mel"]), tf.constant(inputs["audio"])
+    try:
+        sig["infer"](mel=tf.zeros([1, 3, 4]), sigma=tf.constant(0.6))
+        bad_mel = 0
+    except (tf.errors.InvalidArgumentError, ValueError, TypeError):
+        bad_mel = 1
+    np.savez(
+        out_path,
+        log_prob=sig["log_prob"](audio=audio, mel=mel)["log_prob"].numpy(),
+        bits_per_sample=sig["bits_per_sample"](audio=tf.constant(inputs["levels"]), mel=mel)["bits_per_sample"].numpy(),
+        audio=sig["serving_default"](mel=mel, sigma=tf.constant(0.6))["audio"].numpy(),
+        mode=sig["infer"](mel=mel, sigma=tf.constant(0.0))["audio"].numpy(),
+        bad_mel=bad_mel,
+    )
+    for name in ("tfp_flows", "tensorflow_probability", "keras"):
+        assert not any(m == name or m.startswith(name + ".") for m in sys.modules if getattr(sys.modules[m], "__file__", None)), name
+
+
+def mirrored(out_path):
+    """One eager `train_step` on one device vs under MirroredStrategy (2 logical CPUs, the batch split in two).
+
+    Eager `strategy.run` runs the same `train_step` that `fit` compiles, without minutes of tracing.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfp_flows import models
+
+    rng = np.random.default_rng(0)
+    batch = {"audio": rng.integers(-3000, 3000, (4, 64)).astype(np.float32), "mel": rng.normal(size=(4, 8, 4)).astype(np.float32)}
+    bin_centres = lambda x, noise=True: (tf.cast(x, tf.float32) + 0.5) / 32768.0  # noqa: E731  (same data on both runs)
+
+    def build():
+        keras.utils.set_random_seed(0)
+        m = models.WaveGlow.from_preset("tiny", seed=0)
+        m.compile(optimizer=keras.optimizers.SGD(1e-4))
+        m.optimizer.build(m.trainable_variables)
+        m.dequantize = bin_centres
+        return m
+
+    single = build()
+    initial = single.get_weights()
+    single.train_step(batch)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        replicated = build()
+        replicated.set_weights(initial)
+    assert replicated.distribute_strategy.num_replicas_in_sync == 2
+    shards = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
+    strategy.run(replicated.train_step, args=(shards,))
+    flat = lambda weights: np.concatenate([w.ravel() for w in weights])  # noqa: E731
+    np.savez(out_path, single=flat(single.get_weights()), initial=flat(initial), replicated=flat(replicated.get_weights()))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, os.path.dirname(HERE))
+    {"reload": reload, "mirrored": mirrored}[sys.argv[1]](*sys.argv[2:])
