@@ -4,14 +4,18 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.data import digits, tfds_datasets
+from tfp_flows.data import audio_datasets, digits, tfds_datasets
 from tfp_flows.data.info import DatasetInfo
 
 DATASETS = ("digits",) + tuple(tfds_datasets.SOURCES)
 
 
-def info(name: str, n_bits: int | None = None) -> DatasetInfo:
+def info(name: str, n_bits: int | None = None, **audio_options) -> DatasetInfo:
     """Event shape, `num_bins` and splits of a dataset (after `n_bits` reduction)."""
+    if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
+        return audio_datasets.info(name, **audio_options)
+    if audio_options:
+        raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the image dataset {name!r}.")
     _check_name(name)
     if name == "digits":
         if n_bits is not None:
@@ -33,6 +37,7 @@ def load(
     repeat: bool = False,
     drop_remainder: bool = False,
     seed: int | None = 0,
+    **audio_options,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of uint8 image batches `[B, H, W, C]` with values in `[0, num_bins)`.
 
@@ -40,6 +45,8 @@ def load(
       name: "digits" (embedded, offline) or a TFDS dataset: mnist, fashion_mnist,
         cifar10, svhn_cropped, celeb_a (centre crop, 64x64), downsampled_imagenet_32,
         downsampled_imagenet_64. `info(name)` gives event shape and `num_bins`.
+        Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
+        see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
       split: "train", "validation" or "test".
       shuffle: shuffle examples (default: for the train split only).
       n_bits: reduce 8-bit TFDS images to `n_bits` bits as openai/glow does
@@ -49,6 +56,15 @@ def load(
       download: let TFDS download missing data; either way missing data that cannot
         be had raises `DatasetUnavailableError` saying how to prepare it.
     """
+    if audio_datasets.is_audio_source(name):
+        if n_bits is not None or flip:
+            raise ValueError(f"load: n_bits and flip apply to images, not to the audio dataset {name!r}.")
+        return audio_datasets.load(
+            name, split, batch_size, shuffle=shuffle, data_dir=data_dir, download=download, repeat=repeat,
+            drop_remainder=drop_remainder, seed=seed, **audio_options,
+        )
+    if audio_options:
+        raise TypeError(f"load: unexpected arguments {sorted(audio_options)} for the image dataset {name!r}.")
     _check_name(name)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"load: expected batch_size >= 1, got {batch_size!r}.")
