@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 
-MODELS = ("glow", "realnvp", "nice")
+MODELS = ("glow", "realnvp", "nice", "waveglow")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--export-dir", required=True)
     export.add_argument("--version", type=_number(int, 1), default=1)
     export.add_argument("--overwrite", action="store_true")
+
+    vocode = commands.add_parser("vocode", help="speech from a WAV's mel or a mel .npy with a trained WaveGlow")
+    vocode.add_argument("--run", required=True, help="a WaveGlow run (tfp-flows train --model waveglow)")
+    source = vocode.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wav", help="16-bit PCM WAV whose mel spectrogram is resynthesised")
+    source.add_argument("--mel", help="a log-mel .npy [n_mels, frames] (NVIDIA / Tacotron 2 features)")
+    vocode.add_argument("--out", required=True, help="output WAV (a PNG of both mels goes beside it)")
+    vocode.add_argument("--png", default=None, help="mel comparison PNG (default: OUT with .png)")
+    vocode.add_argument("--sigma", type=_number(float, 0.0), default=0.6, help="latent standard deviation")
+    vocode.add_argument("--denoise", type=_number(float, 0.0), default=0.0, help="denoiser strength (NVIDIA: 0.1)")
+    vocode.add_argument("--resample", action="store_true", help="resample a WAV at another rate (default: refuse it)")
+    vocode.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -94,6 +106,10 @@ def main(argv=None) -> int:
         from tfp_flows import commands  # imports TensorFlow: only after the arguments are known good
 
     handlers = dict(train=commands.train, evaluate=commands.evaluate, sample=commands.sample, export=commands.export)
+    if args.command == "vocode":
+        from tfp_flows import audio_commands
+
+        handlers["vocode"] = audio_commands.vocode
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -31,6 +31,10 @@ def build_model(config: dict) -> models.FlowModel:
 
 
 def train(args) -> int:
+    if args.model == "waveglow":  # speech: its own data, run layout and callbacks
+        from tfp_flows.audio_commands import train_waveglow
+
+        return train_waveglow(args)
     model_cls = MODEL_CLASSES[args.model]
     preset = args.preset or _default_preset(model_cls, args.dataset)
     if preset not in model_cls.presets():

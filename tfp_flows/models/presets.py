@@ -36,7 +36,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         # Trains on a 2-core CPU in minutes and vocodes faster than real time there.
         "small": dict(
             n_mels=80, n_flows=4, n_group=8, n_early_every=2, n_early_size=2, wn_layers=4, wn_channels=32,
-            wn_kernel_size=3, hop_length=256, upsample_kernel=1024, segment_length=8192, sigma=1.0,
+            wn_kernel_size=3, hop_length=256, upsample_kernel=1024, segment_length=4096, sigma=1.0,
             inference_sigma=0.6, learning_rate=1e-3, sample_rate=22050, n_fft=1024, win_length=1024, fmax=8000.0,
         ),
         # Unit tests.

@@ -337,8 +337,9 @@ class WaveGlow(PresetMixin, FlowModel):
             z = tf.random.normal(shape, seed=seed)
         z = z * sigma
         if tf.executing_eagerly():
-            if self._infer_graph is None:  # one traced graph for every mel length: much faster than eager ops
-                self._infer_graph = tf.function(self._infer_folded, reduce_retracing=True, autograph=False)
+            if self._infer_graph is None:  # one traced graph for every batch and mel length: much faster than eager ops
+                signature = [tf.TensorSpec([None, self.n_mels, None], tf.float32), tf.TensorSpec([None, None], tf.float32)]
+                self._infer_graph = tf.function(self._infer_folded, input_signature=signature, autograph=False)
             y = self._infer_graph(folded, z)
         else:
             y = self._infer_folded(folded, z)
