@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tests.conftest import autodiff_log_det
 from tfp_flows import bijectors, models
@@ -71,19 +72,13 @@ def test_group_1d_and_early_output_are_bijections():
     np.testing.assert_array_equal(group.inverse(y).numpy(), x.numpy())
     with pytest.raises(ValueError, match="divisible by n_group = 4"):
         group.forward(tf.zeros([2, 10]))
-    early = bijectors.EarlyOutput(_scale(3.0), num_early=2)
+    early = bijectors.EarlyOutput(tfp.bijectors.Scale(3.0), num_early=2)
     h = tf.random.normal([2, 5, 4])
     out, log_det = early.forward(h), early.forward_log_det_jacobian(h, event_ndims=2)
     np.testing.assert_allclose(out.numpy()[..., :2], h.numpy()[..., :2])
     np.testing.assert_allclose(out.numpy()[..., 2:], 3.0 * h.numpy()[..., 2:], rtol=1e-6)
     np.testing.assert_allclose(log_det.numpy(), np.full(2, 10 * np.log(3.0)), rtol=1e-5)
     np.testing.assert_allclose(early.inverse(out).numpy(), h.numpy(), rtol=1e-6, atol=1e-6)
-
-
-def _scale(value):
-    import tensorflow_probability as tfp
-
-    return tfp.bijectors.Scale(value)
 
 
 def test_log_det_matches_autodiff(model, background):
@@ -218,3 +213,27 @@ def test_export_loads_with_tensorflow_alone_and_trains_mirrored(model, backgroun
     result = np.load(background["tmp"] / "mirrored.npz")
     assert np.abs(result["single"] - result["initial"]).max() > 1e-4  # the step moved the weights
     np.testing.assert_allclose(result["replicated"], result["single"], atol=1e-5)
+
+
+def test_vocode_command_writes_wav_and_png_and_refuses_other_rates(model, tmp_path, capsys):
+    from tests.conftest import run_cli
+    from tfp_flows.data import audio as audio_lib
+    from tfp_flows.training import RunDir
+
+    run = RunDir(str(tmp_path / "run"))
+    run.write_json("config.json", dict(model="waveglow", preset="tiny"))
+    run.save_model(model, "best.keras")
+    config = model.mel_config()
+    speechlike = np.round(8000 * np.sin(np.linspace(0, 200, 20 * HOP))).astype(np.int16)
+    audio_lib.write_wav(str(tmp_path / "in.wav"), speechlike, config.sample_rate)
+    code, err = run_cli(["vocode", "--run", run.path, "--wav", str(tmp_path / "in.wav"), "--out", str(tmp_path / "out.wav")], capsys)
+    assert code == 0, err
+    samples, rate = audio_lib.read_wav(str(tmp_path / "out.wav"))
+    assert rate == config.sample_rate and samples.shape == (20 * HOP,)
+    assert (tmp_path / "out.png").stat().st_size > 0
+    np.save(tmp_path / "mel.npy", np.zeros([6, N_MELS], np.float32))  # [frames, n_mels]: transposed
+    code, err = run_cli(["vocode", "--run", run.path, "--mel", str(tmp_path / "mel.npy"), "--out", str(tmp_path / "x.wav")], capsys)
+    assert code == 2 and "transpose" in err
+    audio_lib.write_wav(str(tmp_path / "other.wav"), speechlike, 16000)
+    code, err = run_cli(["vocode", "--run", run.path, "--wav", str(tmp_path / "other.wav"), "--out", str(tmp_path / "x.wav")], capsys)
+    assert code == 2 and "16000 Hz" in err and "--resample" in err
