@@ -237,3 +237,16 @@ def test_vocode_command_writes_wav_and_png_and_refuses_other_rates(model, tmp_pa
     audio_lib.write_wav(str(tmp_path / "other.wav"), speechlike, 16000)
     code, err = run_cli(["vocode", "--run", run.path, "--wav", str(tmp_path / "other.wav"), "--out", str(tmp_path / "x.wav")], capsys)
     assert code == 2 and "16000 Hz" in err and "--resample" in err
+
+
+def test_repeating_upsampler_gives_each_sample_its_nearest_frame():
+    from tfp_flows.models.waveglow import _repeating_kernel
+
+    hop, frames = 16, 6
+    mel = np.tile(np.arange(frames, dtype=np.float32)[None, :, None], [1, 1, 2])  # [1, frames, 2 bands]: 0, 1, 2, ...
+    kernel = tf.constant(_repeating_kernel(64, hop, 2))
+    out = tf.nn.conv1d_transpose(mel, kernel, [1, (frames - 1) * hop + 64, 2], strides=hop, padding="VALID").numpy()[0]
+    np.testing.assert_array_equal(out[: frames * hop], np.repeat(mel[0], hop, axis=0))
+    model = models.WaveGlow.from_preset("tiny", upsample_init="repeat")
+    assert model.get_config()["upsample_init"] == "repeat"
+    np.testing.assert_array_equal(model.upsample.kernel.numpy(), _repeating_kernel(64, hop, N_MELS))

@@ -22,6 +22,7 @@ from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import WaveNet
 
 tfb, tfd = tfp.bijectors, tfp.distributions
+UPSAMPLE_INITS = ("random", "repeat")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -72,6 +73,7 @@ class WaveGlow(PresetMixin, FlowModel):
         fmin: float = 0.0,
         fmax: float = 8000.0,
         lu: bool = True,
+        upsample_init: str = "random",
         num_bins: int = 65536,
         **kwargs,
     ):
@@ -103,6 +105,8 @@ class WaveGlow(PresetMixin, FlowModel):
             raise ValueError(f"WaveGlow: expected segment_length divisible by n_group = {n_group}, got {segment_length}.")
         if not sigma > 0 or not inference_sigma >= 0:
             raise ValueError(f"WaveGlow: expected sigma > 0 and inference_sigma >= 0, got {sigma!r} and {inference_sigma!r}.")
+        if upsample_init not in UPSAMPLE_INITS:
+            raise ValueError(f"WaveGlow: unknown upsample_init {upsample_init!r}; expected one of {UPSAMPLE_INITS}.")
         if num_bins < 4 or num_bins % 2:
             raise ValueError(f"WaveGlow: expected an even num_bins (65536 for 16-bit audio), got {num_bins!r}.")
         super().__init__((segment_length,), num_bins=int(num_bins), **kwargs)
@@ -110,7 +114,7 @@ class WaveGlow(PresetMixin, FlowModel):
             setattr(self, key, int(value))
         self.n_early_size = n_early_size
         self.sigma, self.inference_sigma, self.learning_rate = float(sigma), float(inference_sigma), float(learning_rate)
-        self.fmin, self.fmax, self.lu = float(fmin), float(fmax), bool(lu)
+        self.fmin, self.fmax, self.lu, self.upsample_init = float(fmin), float(fmax), bool(lu), upsample_init
         self.audio_scale = self.num_bins / 2  # y = x / 32768 for 16-bit audio
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_sample")
         self._infer_graph = None
@@ -127,6 +131,8 @@ class WaveGlow(PresetMixin, FlowModel):
             WaveNet(2 * (c - c // 2), wn_layers, wn_channels, wn_kernel_size, name=f"f{k}_wn") for k, c in enumerate(self.channels)
         ]
         self._build_all()
+        if upsample_init == "repeat":
+            self.upsample.kernel.assign(_repeating_kernel(upsample_kernel, hop_length, n_mels))
 
     # ------------------------------------------------------------------ structure
     def _build_all(self):
@@ -409,9 +415,20 @@ class WaveGlow(PresetMixin, FlowModel):
             wn_kernel_size=self.wn_kernel_size, hop_length=self.hop_length, upsample_kernel=self.upsample_kernel,
             segment_length=self.segment_length, sigma=self.sigma, inference_sigma=self.inference_sigma,
             learning_rate=self.learning_rate, sample_rate=self.sample_rate, n_fft=self.n_fft,
-            win_length=self.win_length, fmin=self.fmin, fmax=self.fmax, lu=self.lu,
+            win_length=self.win_length, fmin=self.fmin, fmax=self.fmax, lu=self.lu, upsample_init=self.upsample_init,
         )
         return config
+
+
+def _repeating_kernel(kernel_size: int, hop_length: int, n_mels: int) -> np.ndarray:
+    """A transposed-conv kernel `[kernel, n_mels, n_mels]` that repeats each mel frame over its `hop` samples.
+
+    Frame `t` of `data.audio.mel_spectrogram` is centred on sample `t * hop + hop / 2`; the transposed conv
+    writes frame `t` to samples `t * hop + k`, so ones at `k < hop` give sample `s` the frame whose centre is
+    nearest (`floor(s / hop)`). (A linear interpolation would need taps at `k < 0`.)
+    """
+    window = (np.arange(kernel_size) < hop_length).astype(np.float64)
+    return (window[:, None, None] * np.eye(n_mels)[None]).astype(np.float32)
 
 
 def _take_audio(x, mel=None):
