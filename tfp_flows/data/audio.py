@@ -153,7 +153,12 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
     """|STFT| `[..., frames, n_fft // 2 + 1]` of float audio `[..., T]` with NVIDIA's reflection padding."""
     audio = tf.convert_to_tensor(audio)
     if not audio.dtype.is_floating:
-        raise ValueError(f"stft_magnitude: expected float audio in [-1, 1], got dtype {audio.dtype.name}.")
+        raise ValueError(
+            f"stft_magnitude: expected float audio in [-1, 1], got dtype {audio.dtype.name} "
+            "(int16 samples: use `audio_to_float`)."
+        )
+    if audio.dtype != tf.float64:  # half precision (mixed-precision callers): features in float32
+        audio = tf.cast(audio, tf.float32)
     folded, leading = _fold(audio, "stft_magnitude")
     length = folded.shape[-1]
     if length is not None and length <= config.padding:
@@ -170,16 +175,39 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
     return tf.reshape(magnitude, tf.concat([leading, tf.shape(magnitude)[-2:]], 0))
 
 
+def audio_to_float(samples: tf.Tensor) -> tf.Tensor:
+    """int16 sample values to float32 audio in [-1, 1): `samples / 32768` (NVIDIA's MAX_WAV_VALUE scaling)."""
+    return tf.cast(samples, tf.float32) / 32768.0
+
+
 def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tensor:
     """NVIDIA-compatible log-mel spectrogram `[..., n_mels, frames]` of float audio `[..., T]` in [-1, 1].
 
-    `frames = T // hop_length` (for T a multiple of the hop; in general `(T + 2*pad - n_fft) // hop + 1`).
+    `frames = T // hop_length` (the padded length is `T - hop_length + n_fft`), so `frames * hop_length == T`
+    when `T` is a multiple of the hop.
     Works eagerly and under `tf.function`/XLA with unknown batch and length.
     """
     magnitude = stft_magnitude(audio, config)
     filterbank = tf.constant(_filterbank(config), magnitude.dtype)
     mel = tf.linalg.matrix_transpose(tf.matmul(magnitude, filterbank, transpose_b=True))
     return tf.math.log(tf.maximum(mel, LOG_CLAMP))
+
+
+def log_mel_l1(reference: tf.Tensor, resynthesis: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tensor:
+    """Mean |log-mel(reference) - log-mel(resynthesis)| over bins and frames: `[...]` for float audio `[..., T]`.
+
+    The vocoder quality number reported next to bits per sample; both waveforms must have the same length.
+    """
+    reference, resynthesis = tf.convert_to_tensor(reference), tf.convert_to_tensor(resynthesis)
+    if reference.shape.is_fully_defined() and resynthesis.shape.is_fully_defined() and reference.shape != resynthesis.shape:
+        raise ValueError(f"log_mel_l1: expected audio of the same shape, got {reference.shape} and {resynthesis.shape}.")
+    distance = tf.abs(mel_spectrogram(reference, config) - mel_spectrogram(resynthesis, config))
+    return tf.reduce_mean(distance, axis=[-2, -1])
+
+
+@functools.lru_cache(maxsize=8)
+def _pseudo_inverse(config: MelConfig) -> np.ndarray:
+    return np.linalg.pinv(_filterbank(config).astype(np.float64)).astype(np.float32)
 
 
 def griffin_lim(
@@ -199,8 +227,9 @@ def griffin_lim(
         )
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise ValueError(f"griffin_lim: expected iterations >= 0, got {iterations!r}.")
-    pseudo_inverse = tf.constant(np.linalg.pinv(_filterbank(config).astype(np.float64)).astype(np.float32))
-    # [..., frames, n_mels] @ [n_mels, bins]^T-ish: magnitude [..., frames, bins]
+    mel = tf.debugging.assert_all_finite(mel, "griffin_lim: the log-mel has non-finite values")
+    pseudo_inverse = tf.constant(_pseudo_inverse(config))  # [bins, n_mels]
+    # exp(mel)^T [..., frames, n_mels] @ pinv^T [n_mels, bins] -> linear magnitude [..., frames, bins]
     magnitude = tf.maximum(tf.matmul(tf.linalg.matrix_transpose(tf.exp(mel)), pseudo_inverse, transpose_b=True), 0.0)
     leading = tf.shape(magnitude)[:-2]
     magnitude = tf.reshape(magnitude, tf.concat([[-1], tf.shape(magnitude)[-2:]], 0))

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_flows.data import speech, wav_folder
-from tfp_flows.data.audio import MelConfig, mel_spectrogram
+from tfp_flows.data.audio import MelConfig, audio_to_float, mel_spectrogram
 
 AUDIO_DATASETS = ("speech", "ljspeech")
 NUM_BINS = 2**16  # 16-bit audio
@@ -148,7 +148,7 @@ def _crop_or_pad(audio: tf.Tensor, draw: tf.Tensor, segment_length: int) -> tf.T
 
 
 def _with_mel(audio: tf.Tensor, config: MelConfig) -> dict:
-    mel = mel_spectrogram(tf.cast(audio, tf.float32) / 32768.0, config)
+    mel = mel_spectrogram(audio_to_float(audio), config)
     return {"audio": audio, "mel": mel}
 
 

@@ -1,19 +1,21 @@
 """The embedded offline speech corpus: English sentences rendered by eSpeak NG, synthesised once and cached.
 
 No download: the `espeakng-loader` wheel bundles libespeak-ng and its voice data, driven here through
-ctypes in a short-lived worker process (see below: that makes the audio reproducible bit for bit). Sentences come from a deterministic generator in this module (templates and word lists, picked
-by SHA-256 of the sentence index, so the same on every machine and Python/numpy version); each sentence is
-spoken by one of `VOICES` with its own pitch and speaking rate. The default `NUM_SENTENCES = 400` gives
-about 22 minutes of 22050 Hz 16-bit speech (55 MB cached; 324 train / 40 validation / 36 test sentences),
-which eSpeak renders in about 2 seconds on one CPU core: more audio than a CPU training budget consumes
-in a few epochs' worth of 16000-sample segments, while the cache stays small.
+ctypes in a short-lived worker process (see below: that makes the audio reproducible bit for bit).
+Sentences come from a deterministic generator in this module (templates and word lists, picked by SHA-256
+of the sentence index, so the same on every machine and Python/numpy version); each sentence is spoken by
+one of `VOICES` with its own pitch and speaking rate.
+
+Size: the default `NUM_SENTENCES = 400` gives 21.7 minutes of 22050 Hz 16-bit speech (57.5 MB cached;
+324 train / 40 validation / 36 test sentences), rendered in 4-6 s on one core of a busy 2-core machine.
+That is more audio than a CPU training budget consumes in 16000-sample segments, with a small cache.
 
 Splits are fixed per sentence index (SHA-256 of the index: ~10% test, ~10% validation, the rest train), so a
 smaller corpus (`num_sentences=...`, for tests) is a prefix of the default one with the same splits.
 
 The cache lives in `$TFP_FLOWS_CACHE/speech/<n>-<key>/` (default `~/.cache/tfp_flows`), `<key>` hashing the
-corpus version, the `espeakng-loader` version and every (text, voice, pitch, rate); it is written to a temporary folder and
-renamed into place, so concurrent or interrupted runs never see a half-written corpus.
+corpus version, the `espeakng-loader` version and every (text, voice, pitch, rate); it is written to a
+temporary folder and renamed into place, so concurrent or interrupted runs never see a half-written corpus.
 
 >>> sentences(3)[0]
 'The tired bridge sold the morning news beside the harbour.'
@@ -212,11 +214,19 @@ def _worker(out_path: str) -> None:
     print(json.dumps({"lengths": [len(a) for a in audio]}))
 
 
+# Runs this file as __main__ without putting its folder first on sys.path (where data/ modules could shadow
+# standard-library ones) and without importing tfp_flows (and so TensorFlow): only numpy and the stdlib.
+_WORKER_BOOTSTRAP = (
+    "import runpy, sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+    "runpy.run_path(sys.argv[1], run_name='__main__')"
+)
+
+
 def _synthesise_batch(requests: list[tuple], out_path: str) -> list[int]:
     """Renders `requests` in a fresh worker into `out_path` (.npy, concatenated); returns their lengths."""
     espeak_version()  # a clear error when the package is missing
     process = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), out_path], input=json.dumps(requests),
+        [sys.executable, "-c", _WORKER_BOOTSTRAP, os.path.abspath(__file__), out_path], input=json.dumps(requests),
         capture_output=True, text=True, check=False,
     )
     if process.returncode != 0:
@@ -308,4 +318,4 @@ def _synthesise_to(directory: str, utterances: list[Utterance]) -> None:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    _worker(sys.argv[-1])

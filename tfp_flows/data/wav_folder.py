@@ -29,7 +29,12 @@ def wav_files(directory: str) -> list[str]:
 
 def is_wav_folder(name: str) -> bool:
     """True when `name` is a directory holding at least one `.wav` file."""
-    return isinstance(name, (str, os.PathLike)) and os.path.isdir(name) and bool(wav_files(os.fspath(name)))
+    if not isinstance(name, (str, os.PathLike)) or not os.path.isdir(name):
+        return False
+    for _, _, files in os.walk(name):  # stop at the first .wav: an image folder may hold many files
+        if any(file.lower().endswith(".wav") for file in files):
+            return True
+    return False
 
 
 def check_header(path: str, sample_rate: int, resample: bool) -> None:
