@@ -1,7 +1,9 @@
-"""Run in a subprocess for tests/test_waveglow.py.
+"""Run in a subprocess for tests/test_waveglow.py (one process, one TensorFlow start-up, for two checks):
 
-python _waveglow_worker.py reload SAVED_MODEL INPUTS.npz OUT.npz   (TensorFlow alone: tfp_flows, TFP, Keras blocked)
-python _waveglow_worker.py mirrored OUT.npz                        (one step on 2 logical CPUs vs one device)
+python _waveglow_worker.py SAVED_MODEL INPUTS.npz OUT.npz MIRRORED.npz
+
+1. with tfp_flows, TFP and Keras blocked, load the SavedModel with TensorFlow alone and call its signatures;
+2. then, unblocked, one WaveGlow step on 2 logical CPUs (MirroredStrategy) against the single-device step.
 """
 import os
 import sys
@@ -10,10 +12,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def reload(saved_model_dir, inputs_path, out_path):
-    sys.path.insert(0, HERE)
-    from _reload_saved_model import _Blocker
-
-    sys.meta_path.insert(0, _Blocker())
     import numpy as np
     import tensorflow as tf
 
@@ -46,8 +44,6 @@ def mirrored(out_path):
     import numpy as np
     import tensorflow as tf
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from tfp_flows import models
 
     rng = np.random.default_rng(0)
@@ -76,7 +72,24 @@ def mirrored(out_path):
     np.savez(out_path, single=flat(single.get_weights()), initial=flat(initial), replicated=flat(replicated.get_weights()))
 
 
+def main(saved_model_dir, inputs_path, out_path, mirrored_path):
+    sys.path.insert(0, HERE)
+    from _reload_saved_model import _Blocker
+
+    blocker = _Blocker()
+    sys.meta_path.insert(0, blocker)
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]  # before the runtime starts: two logical devices for step 2
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    reload(saved_model_dir, inputs_path, out_path)
+    sys.meta_path.remove(blocker)
+    for name in [m for m in sys.modules if m.split(".")[0] in ("tfp_flows", "tensorflow_probability", "keras", "tf_keras")]:
+        del sys.modules[name]  # the refused imports left empty entries behind
+    sys.path.insert(0, os.path.dirname(HERE))
+    mirrored(mirrored_path)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, os.path.dirname(HERE))
-    {"reload": reload, "mirrored": mirrored}[sys.argv[1]](*sys.argv[2:])
+    main(*sys.argv[1:])

@@ -33,10 +33,10 @@ def model():
 
 @pytest.fixture(scope="module")
 def background(model, tmp_path_factory):
-    """Starts the slow checks in two subprocesses as soon as the model exists; the last test collects them.
+    """Starts the slow checks in a subprocess as soon as the model exists; the export test collects them.
 
-    One reloads the exported SavedModel with TensorFlow alone, the other compares a MirroredStrategy
-    step with a single-device step. They run while the in-process tests do.
+    It reloads the exported SavedModel with TensorFlow alone, then compares a MirroredStrategy step with a
+    single-device step. It runs while the in-process tests do.
     """
     from tfp_flows import export
 
@@ -44,12 +44,8 @@ def background(model, tmp_path_factory):
     path = export.save(model, str(tmp / "serving"))
     mel, y = _mel(2, frames=4), _audio(2)
     np.savez(tmp / "inputs.npz", mel=mel.numpy(), audio=y.numpy(), levels=np.round(y.numpy() * 32768))
-    worker = [sys.executable, str(HERE / "_waveglow_worker.py")]
-    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    processes = {
-        "reload": subprocess.Popen(worker + ["reload", path, str(tmp / "inputs.npz"), str(tmp / "out.npz")], **pipes),
-        "mirrored": subprocess.Popen(worker + ["mirrored", str(tmp / "mirrored.npz")], **pipes),
-    }
+    worker = [sys.executable, str(HERE / "_waveglow_worker.py"), path, str(tmp / "inputs.npz"), str(tmp / "out.npz"), str(tmp / "mirrored.npz")]
+    processes = {"reload, then mirrored": subprocess.Popen(worker, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
     yield dict(path=path, tmp=tmp, mel=mel, y=y, processes=processes)
     for process in processes.values():
         if process.poll() is None:
@@ -196,7 +192,7 @@ def test_mixed_precision_keeps_float32_densities():
 
 
 def test_export_loads_with_tensorflow_alone_and_trains_mirrored(model, background):
-    """The subprocesses started by `background`: the SavedModel with TensorFlow alone; MirroredStrategy."""
+    """The subprocess started by `background`: the SavedModel with TensorFlow alone; MirroredStrategy."""
     from tfp_flows import export
 
     outputs = {name: p.communicate(timeout=300)[0] for name, p in background["processes"].items()}
