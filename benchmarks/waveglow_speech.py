@@ -30,7 +30,7 @@ sys.path.insert(0, ROOT)
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default=os.path.join("runs", "waveglow-speech-benchmark"))
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--num-test", type=int, default=None, help="test sentences to measure (default: all)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny budget, 3 sentences")

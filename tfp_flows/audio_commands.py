@@ -18,7 +18,7 @@ from tfp_flows.data import audio as audio_lib
 from tfp_flows.training import RunCheckpoint, RunDir, RunError
 
 # Defaults of `tfp-flows train` that suit images but not a vocoder on a CPU: replaced when left as they are.
-WAVEGLOW_DEFAULTS = dict(dataset="speech", preset="small", epochs=8, batch_size=8, learning_rate=None)
+WAVEGLOW_DEFAULTS = dict(dataset="speech", preset="small", epochs=10, batch_size=8, learning_rate=None)
 _RUN_IDENTITY = ("model", "preset", "dataset", "segment_length")
 
 

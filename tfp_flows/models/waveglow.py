@@ -356,7 +356,10 @@ class WaveGlow(PresetMixin, FlowModel):
     def sample(self, n: int = 1, temperature: float | None = None, seed=None, mel=None, jit_compile=None) -> tf.Tensor:
         """`n` waveforms per mel, `[n, ..., T]`; `temperature` is the latent sigma (default `inference_sigma`)."""
         if mel is None:
-            raise ValueError("WaveGlow.sample: a waveform needs a mel spectrogram; pass mel=[..., n_mels, frames] (or use infer).")
+            raise ValueError(
+                "WaveGlow.sample: a waveform needs a mel spectrogram; pass mel=[..., n_mels, frames] "
+                "(or use model.infer(mel); on the command line, tfp-flows vocode)."
+            )
         n = validation.check_num_samples(n, "WaveGlow.sample")
         mel = self._check_mel(mel)
         tiled = tf.broadcast_to(mel, tf.concat([[n], tf.shape(mel)], 0))
