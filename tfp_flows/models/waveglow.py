@@ -125,10 +125,15 @@ class WaveGlow(PresetMixin, FlowModel):
             if k > 0 and k % n_early_every == 0:
                 channels -= n_early_size
             self.channels.append(channels)
-        self.upsample = keras.layers.Conv1DTranspose(n_mels, upsample_kernel, strides=hop_length, padding="valid", name="upsample")
-        self.convs = [Invertible1x1ConvLayer(c, lu=lu, seed=k, event_ndims=2, name=f"f{k}_conv1x1") for k, c in enumerate(self.channels)]
+        self.upsample = keras.layers.Conv1DTranspose(
+            n_mels, upsample_kernel, strides=hop_length, padding="valid", name="upsample"
+        )
+        self.convs = [
+            Invertible1x1ConvLayer(c, lu=lu, seed=k, event_ndims=2, name=f"f{k}_conv1x1") for k, c in enumerate(self.channels)
+        ]
         self.wns = [
-            WaveNet(2 * (c - c // 2), wn_layers, wn_channels, wn_kernel_size, name=f"f{k}_wn") for k, c in enumerate(self.channels)
+            WaveNet(2 * (c - c // 2), wn_layers, wn_channels, wn_kernel_size, name=f"f{k}_wn")
+            for k, c in enumerate(self.channels)
         ]
         self._build_all()
         if upsample_init == "repeat":
@@ -153,7 +158,9 @@ class WaveGlow(PresetMixin, FlowModel):
 
     def _wn_conditioner(self, network, cond):
         """`x_a -> network(x_a, cond)`, with `cond` broadcast over any extra sample dimensions of `x_a`."""
-        call = (lambda x, c: network(x, c)) if not (self.recompute and self.built) else tf.recompute_grad(lambda x, c: network(x, c))
+        call = lambda x, c: network(x, c)  # noqa: E731
+        if self.recompute and self.built:  # weights are created outside recompute_grad
+            call = tf.recompute_grad(call)
 
         def conditioner(x_a):
             if x_a.shape.rank == 3 and cond.shape.rank == 3:
@@ -161,7 +168,8 @@ class WaveGlow(PresetMixin, FlowModel):
             shape = tf.shape(x_a)
             lead = shape[:-2]
             c = tf.broadcast_to(cond, tf.concat([lead, tf.shape(cond)[-2:]], 0))
-            out = call(tf.reshape(x_a, tf.concat([[-1], shape[-2:]], 0)), tf.reshape(c, tf.concat([[-1], tf.shape(cond)[-2:]], 0)))
+            folded_x = tf.reshape(x_a, tf.concat([[-1], shape[-2:]], 0))
+            out = call(folded_x, tf.reshape(c, tf.concat([[-1], tf.shape(cond)[-2:]], 0)))
             return tf.reshape(out, tf.concat([lead, tf.shape(out)[-2:]], 0))
 
         return conditioner
@@ -227,7 +235,9 @@ class WaveGlow(PresetMixin, FlowModel):
         mel = validation.as_real_tensor(mel, owner, what)
         rank = mel.shape.rank
         if rank is not None and rank < 2:
-            raise ValueError(f"{owner}: expected {what} of shape [..., n_mels={self.n_mels}, frames], got shape {tuple(mel.shape.as_list())}.")
+            raise ValueError(
+                f"{owner}: expected {what} of shape [..., n_mels={self.n_mels}, frames], got shape {tuple(mel.shape.as_list())}."
+            )
         if rank is not None and mel.shape[-2] is not None and mel.shape[-2] != self.n_mels:
             hint = " (is it [frames, n_mels]? transpose the last two axes)" if mel.shape[-1] == self.n_mels else ""
             raise ValueError(
@@ -404,7 +414,9 @@ class WaveGlow(PresetMixin, FlowModel):
         elif isinstance(x, dict):
             first = {key: value[: batch_size or 32] for key, value in x.items()}
         else:
-            raise ValueError(f"WaveGlow.fit: expected a tf.data.Dataset or a dict of arrays with 'audio' and 'mel', got {type(x).__name__}.")
+            raise ValueError(
+                f"WaveGlow.fit: expected a tf.data.Dataset or a dict of arrays with 'audio' and 'mel', got {type(x).__name__}."
+            )
         self.initialize(keras.utils.unpack_x_y_sample_weight(first)[0] if isinstance(first, tuple) else first)
         return keras.Model.fit(self, x, y, batch_size=batch_size, **kwargs)
 
@@ -439,7 +451,9 @@ def _take_audio(x, mel=None):
     if isinstance(x, dict):
         missing = sorted({"audio", "mel"} - set(x))
         if missing:
-            raise ValueError(f"WaveGlow: expected a dict with 'audio' and 'mel' entries, got keys {sorted(x)} (missing {missing}).")
+            raise ValueError(
+                f"WaveGlow: expected a dict with 'audio' and 'mel' entries, got keys {sorted(x)} (missing {missing})."
+            )
         return x["audio"], x["mel"]
     if mel is None:
         raise ValueError(f"WaveGlow: expected a dict {{'audio', 'mel'}} or audio and mel, got {type(x).__name__} without a mel.")
