@@ -4,7 +4,6 @@ Imported lazily by `commands.py` / `cli.py` (it loads TensorFlow).
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
