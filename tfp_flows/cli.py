@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 
-MODELS = ("glow", "realnvp", "nice", "jet")
+MODELS = ("glow", "realnvp", "nice", "jet", "waveglow")
 COUPLINGS = ("affine", "additive", "spline")
 DEQUANTIZATIONS = ("uniform", "variational")
 # Kept in step with tfp_flows.models.PRESETS and tfp_flows.data.DATASETS by tests/test_cli.py
@@ -22,12 +22,14 @@ PRESETS = {
     "realnvp": ("cifar10", "celeba64", "mnist", "tiny", "digits", "tabular", "tabular_tiny"),
     "nice": ("mnist", "tiny", "digits", "tabular", "tabular_tiny"),
     "jet": ("tiny", "digits", "imagenet64"),
+    "waveglow": ("ljspeech", "small", "tiny"),
 }
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a", "downsampled_imagenet_32", "downsampled_imagenet_64")
 SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
 
 EPILOG = f"""\
-models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images)
+models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images),
+  waveglow (speech given mel spectrograms; trains on the embedded eSpeak corpus by default)
 presets:
 {chr(10).join(f'  {m}: {", ".join(p)}' for m, p in PRESETS.items())}
 datasets: {', '.join(DATASETS)}
@@ -151,7 +153,22 @@ def _add_export(commands):
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
 
-SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export)
+def _add_vocode(commands):
+    vocode = commands.add_parser("vocode", help="speech from a WAV's mel or a mel .npy with a trained WaveGlow",
+                                 formatter_class=_Help)
+    vocode.add_argument("--run", required=True, help="a WaveGlow run (tfp-flows train --model waveglow)")
+    source = vocode.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wav", help="16-bit PCM WAV whose mel spectrogram is resynthesised")
+    source.add_argument("--mel", help="a log-mel .npy [n_mels, frames] (NVIDIA / Tacotron 2 features)")
+    vocode.add_argument("--out", required=True, help="output WAV (a PNG of both mels goes beside it)")
+    vocode.add_argument("--png", default=None, help="mel comparison PNG (default: OUT with .png)")
+    vocode.add_argument("--sigma", type=_number(float, 0.0), default=0.6, help="latent standard deviation")
+    vocode.add_argument("--denoise", type=_number(float, 0.0), default=0.0, help="denoiser strength (NVIDIA: 0.1)")
+    vocode.add_argument("--resample", action="store_true", help="resample a WAV at another rate (default: refuse it)")
+    vocode.add_argument("--seed", type=int, default=0, help="sampling seed")
+
+
+SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export, _add_vocode)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +191,7 @@ def check_paths(args) -> str | None:
     out = getattr(args, "out", None)
     if out is not None:
         suffix = os.path.splitext(out)[1].lower()
-        allowed = (".csv",) if args.command == "score" else SAMPLE_SUFFIXES
+        allowed = {"score": (".csv",), "vocode": (".wav",)}.get(args.command, SAMPLE_SUFFIXES)
         if suffix not in allowed:
             return (f"--out {out}: unsupported file type {suffix or '(no suffix)'!r}; expected "
                     f"{' or '.join(allowed)}" + (" (.png: image grid, .csv: vectors, .npy: raw array)." if args.command == "sample" else "."))

@@ -12,4 +12,11 @@ from tfp_flows.training import RunError
 
 USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
 
-__all__ = ["USER_ERRORS", "build_model", "evaluate", "export", "sample", "score", "train"]
+
+def vocode(args) -> int:
+    """`tfp-flows vocode`: speech from a WAV's mel (or a mel .npy) with a trained WaveGlow."""
+    from tfp_flows.commands import speech
+
+    return speech.vocode(args)
+
+__all__ = ["USER_ERRORS", "build_model", "evaluate", "export", "sample", "score", "train", "vocode"]

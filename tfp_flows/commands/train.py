@@ -75,6 +75,10 @@ def _short_name(dataset: str, kind: str) -> str:
 
 
 def train(args) -> int:
+    if args.model == "waveglow":  # speech: its own data, run layout and callbacks
+        from tfp_flows.commands.speech import train_waveglow
+
+        return train_waveglow(args)
     dataset, kind = _dataset_name(args)
     if kind not in _OWN and (args.columns is not None or args.validation_fraction != 0.1 or args.test_fraction != 0.1):
         raise ValueError("--columns, --validation-fraction and --test-fraction apply to --data files.")

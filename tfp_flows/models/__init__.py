@@ -1,5 +1,6 @@
-"""Keras 3 flow models: NICE, RealNVP, Glow and Jet sharing the `FlowModel` base."""
+"""Keras 3 flow models: NICE, RealNVP, Glow, Jet and WaveGlow sharing the `FlowModel` base."""
 from tfp_flows.models.base import FlowModel
+from tfp_flows.models.denoiser import Denoiser
 from tfp_flows.models.dequantization import DEQUANTIZATIONS
 from tfp_flows.models.glow import Glow
 from tfp_flows.models.jet import Jet
@@ -7,8 +8,12 @@ from tfp_flows.models.nice import NICE
 from tfp_flows.models.presets import PRESETS
 from tfp_flows.models.realnvp import RealNVP
 from tfp_flows.models.schedules import LinearWarmup, default_optimizer
+from tfp_flows.models.waveglow import WaveGlow
 
-__all__ = ["DEQUANTIZATIONS", "FlowModel", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "default_optimizer"]
+__all__ = [
+    "DEQUANTIZATIONS", "Denoiser", "FlowModel", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WaveGlow",
+    "default_optimizer",
+]
 
 import tfp_flows as _package  # noqa: E402
 
