@@ -41,3 +41,22 @@ def load_run(path: str):
 
 def is_vector_model(model) -> bool:
     return len(model.event_shape) == 1
+
+
+def new_state() -> dict:
+    """The `state.json` of a run that has trained no epoch yet."""
+    return dict(epoch=0, history=[], best_bits_per_dim=None, best_epoch=None)
+
+
+def resume_state(run: RunDir, config: dict, identity: tuple[str, ...]) -> dict:
+    """The state a rerun continues from; refuses a run directory trained with a different `identity`."""
+    if not run.exists:
+        return new_state()
+    saved = run.read_json("config.json")
+    changed = [k for k in identity if saved.get(k) != config[k]]
+    if changed:
+        raise RunError(
+            f"{run.path} holds a run with a different {', '.join(changed)} "
+            f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); use another --output."
+        )
+    return run.read_json("state.json") if os.path.exists(run.file("state.json")) else new_state()

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfp_flows import data, models
 from tfp_flows.data import audio as audio_lib
+from tfp_flows.commands._runs import resume_state
 from tfp_flows.training import RunCheckpoint, RunDir, RunError
 
 # Defaults of `tfp-flows train` that suit images but not a vocoder on a CPU: replaced when left as they are.
@@ -89,18 +90,10 @@ def train_waveglow(args) -> int:
     train_ds = data.load(settings["dataset"], "train", settings["batch_size"], seed=settings["seed"], **load)
     val_ds = data.load(settings["dataset"], "validation", settings["batch_size"], **load)
 
-    if run.exists:
-        saved = run.read_json("config.json")
-        changed = [k for k in _RUN_IDENTITY if saved.get(k) != settings[k]]
-        if changed:
-            raise RunError(
-                f"{run.path} holds a run with a different {', '.join(changed)} "
-                f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); use another --output."
-            )
-        state = run.read_json("state.json") if os.path.exists(run.file("state.json")) else _new_state()
-    else:
+    existed = run.exists
+    state = resume_state(run, settings, _RUN_IDENTITY)
+    if not existed:
         run.write_json("config.json", settings)
-        state = _new_state()
 
     if state["epoch"] > 0:
         model = run.load_model("last.keras")
@@ -132,9 +125,6 @@ def train_waveglow(args) -> int:
           f"checkpoints, vocoded samples and logs in {run.path}")
     return 0
 
-
-def _new_state():
-    return dict(epoch=0, history=[], best_bits_per_dim=None, best_epoch=None)
 
 
 def load_vocoder(path: str) -> models.WaveGlow:

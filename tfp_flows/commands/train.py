@@ -7,9 +7,9 @@ import sys
 import keras
 
 from tfp_flows import data, models
-from tfp_flows.commands._runs import MODEL_CLASSES, SPLITS_FILE
+from tfp_flows.commands._runs import MODEL_CLASSES, SPLITS_FILE, resume_state
 from tfp_flows.data import splits as splits_lib
-from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid
+from tfp_flows.training import RunCheckpoint, RunDir, SampleGrid
 
 # What must match for a rerun to resume a run (anything else may change between runs).
 _RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization")
@@ -109,17 +109,7 @@ def train(args) -> int:
         coupling=args.coupling, dequantization=args.dequantization,
     )
 
-    if run.exists:
-        saved = run.read_json("config.json")
-        changed = [k for k in _RUN_IDENTITY if saved.get(k) != config[k]]
-        if changed:
-            raise RunError(
-                f"{run.path} holds a run with a different {', '.join(changed)} "
-                f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); use another --output."
-            )
-        state = run.read_json("state.json") if os.path.exists(run.file("state.json")) else _new_state()
-    else:
-        state = _new_state()
+    state = resume_state(run, config, _RUN_IDENTITY)
 
     load = dict(n_bits=args.n_bits, image_size=args.image_size)
     assignment = None
@@ -177,6 +167,3 @@ def train(args) -> int:
           f"{state['best_epoch']}; checkpoints{', samples' if info.kind == 'images' else ''} and logs in {run.path}")
     return 0
 
-
-def _new_state():
-    return dict(epoch=0, history=[], best_bits_per_dim=None, best_epoch=None)
