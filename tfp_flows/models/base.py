@@ -245,8 +245,44 @@ class FlowModel(keras.Model, abc.ABC):
         temperature = validation.check_temperature(temperature, owner)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seed = tf.constant([seed, 0], tf.int32)  # stateless: the same int seed gives the same samples
-        eps = self._base(1.0).sample(sample_shape, seed=seed) * tf.cast(temperature, self.flow_dtype)
-        return self.decode(eps, jit_compile=jit_compile)
+        elif seed is None:
+            seed = self._noise.next()  # a fresh stateless seed per call, reproducible from the model's seed
+        shape = (sample_shape,) if isinstance(sample_shape, (int, tf.Tensor)) else tuple(sample_shape)
+        count = tf.reduce_prod(tf.cast(shape, tf.int32)) if shape else tf.constant(1)
+        temperature = tf.cast(temperature, self.flow_dtype)
+        seed = tf.cast(seed, tf.int32)
+        if not tf.executing_eagerly():
+            y = self._decode_folded(self._noise_flat(count, temperature, seed))
+        else:  # one graph for the noise and the decoder; no eager checks of our own noise
+            if jit_compile is None:
+                jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile is True)
+            if jit_compile:  # the noise outside XLA: its random kernels differ from TensorFlow's own
+                y = self._fast("decode", self._graph("noise", self._noise_specs())(count, temperature, seed), jit_compile=True)
+            else:
+                y = self._graph("sample", self._noise_specs())(count, temperature, seed)
+        return tf.reshape(y, tf.concat([tf.cast(shape, tf.int32), self.event_shape], 0))
+
+    def _noise_flat(self, count, temperature, seed):
+        return self._base(1.0).sample(count, seed=seed) * temperature
+
+    def _sample_flat(self, count, temperature, seed):
+        return self._decode_folded(self._noise_flat(count, temperature, seed))
+
+    def _noise_specs(self):
+        return [tf.TensorSpec([], tf.int32), tf.TensorSpec([], self.flow_dtype), tf.TensorSpec([2], tf.int32)]
+
+    def _graph(self, name: str, specs, jit_compile: bool = False):
+        """`self._<name>_flat` as a `tf.function` cached per model (no retrace for new sizes)."""
+        functions = _GRAPH_FUNCTIONS.setdefault(self, {})
+        key = (name, bool(jit_compile))
+        if key not in functions:
+            model = weakref.ref(self)  # the cache must not keep the model alive
+            method = f"_{name}_flat"
+            functions[key] = tf.function(
+                lambda *args: getattr(model(), method)(*args), input_signature=specs, jit_compile=bool(jit_compile),
+                autograph=False,
+            )
+        return functions[key]
 
     def _support(self) -> dict:
         """Bounds of `y` that `log_prob` and `encode` accept (`low`/`high`); none for a density on all of R^D."""
