@@ -27,6 +27,13 @@ def _number(kind, minimum, strict=False, name="value"):
     return parse
 
 
+def _fraction(text):
+    value = _number(float, 0.0)(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfp-flows", description="Train, evaluate, sample and export normalizing flows.")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
@@ -39,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_number(int, 1), default=128)
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3)
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
+    train.add_argument("--ema-momentum", type=_fraction, default=0.99,
+                       help="momentum of the weight average used for validation, checkpoints and samples (0: none)")
     train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce TFDS images to this many bits")
     train.add_argument("--flip", action="store_true", help="random horizontal flips")
     train.add_argument("--data-dir", default=None, help="TFDS data directory (pre-downloaded data)")

@@ -8,7 +8,7 @@ import sys
 import keras
 
 from tfp_flows import data, models
-from tfp_flows.training import RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid
+from tfp_flows.training import EMAWeights, RunCheckpoint, RunDir, RunError, SampleGrid, save_sample_grid, uses_ema
 
 MODEL_CLASSES = {"glow": models.Glow, "realnvp": models.RealNVP, "nice": models.NICE}
 USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
@@ -39,7 +39,7 @@ def train(args) -> int:
     config = dict(
         model=args.model, preset=preset, dataset=args.dataset, n_bits=args.n_bits, batch_size=args.batch_size,
         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, flip=args.flip, data_dir=args.data_dir,
-        seed=args.seed, jit=args.jit,
+        seed=args.seed, jit=args.jit, ema_momentum=args.ema_momentum,
     )
     info = data.info(args.dataset, args.n_bits)  # validates dataset and n_bits before any work
     load = dict(n_bits=args.n_bits, data_dir=args.data_dir)
@@ -65,7 +65,9 @@ def train(args) -> int:
     else:
         keras.utils.set_random_seed(args.seed)
         model = build_model(config)
-        optimizer = models.default_optimizer(model.num_dims, args.learning_rate, args.warmup_steps)
+        optimizer = models.default_optimizer(
+            model.num_dims, args.learning_rate, args.warmup_steps, ema_momentum=args.ema_momentum or None
+        )
         model.compile(optimizer=optimizer, jit_compile=args.jit)
     if state["epoch"] >= args.epochs:
         print(f"{run.path} has already trained {state['epoch']} epochs (asked for {args.epochs}); nothing to do.")
@@ -74,7 +76,11 @@ def train(args) -> int:
     print(f"Training {model_cls.__name__} ({preset}, {model.count_params():,} parameters) on {args.dataset} "
           f"{info.event_shape}, {info.num_bins} bins -> {run.path}", flush=True)
     checkpoint = RunCheckpoint(run, state)
+    # Checkpoints written with a weight average hold it as the model's weights (the trained weights in the optimizer).
+    resumed_with_average = state["epoch"] > 0 and state.get("ema_in_checkpoints", False)
+    state["ema_in_checkpoints"] = uses_ema(model.optimizer)
     callbacks = [
+        EMAWeights(ema_in_model=resumed_with_average),  # first: validation, checkpoints and samples use the average
         checkpoint,
         SampleGrid(run, num=args.samples, temperature=args.temperature, seed=args.seed, checkpoint=checkpoint),
         keras.callbacks.TensorBoard(log_dir=run.file("logs")),
