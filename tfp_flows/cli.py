@@ -39,13 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
 
     train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)")
-    train.add_argument("--model", choices=MODELS, default="glow")
+    train.add_argument("--model", choices=MODELS, default="realnvp")
     train.add_argument("--preset", default=None, help="architecture preset (default: 'digits' on digits, else the dataset's name)")
     train.add_argument("--dataset", default="digits", help="digits (embedded, offline) or a TFDS dataset")
-    train.add_argument("--epochs", type=_number(int, 1), default=100)
+    train.add_argument("--epochs", type=_number(int, 1), default=50)
     train.add_argument("--batch-size", type=_number(int, 1), default=128)
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3)
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
+    train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                       help="learning rate after the warmup: cosine decay to 0 over --epochs, or constant")
     train.add_argument("--ema-momentum", type=_fraction, default=0.99,
                        help="momentum of the weight average used for validation, checkpoints and samples (0: none)")
     train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce TFDS images to this many bits")

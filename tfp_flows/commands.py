@@ -39,7 +39,7 @@ def train(args) -> int:
     config = dict(
         model=args.model, preset=preset, dataset=args.dataset, n_bits=args.n_bits, batch_size=args.batch_size,
         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, flip=args.flip, data_dir=args.data_dir,
-        seed=args.seed, jit=args.jit, ema_momentum=args.ema_momentum,
+        seed=args.seed, jit=args.jit, ema_momentum=args.ema_momentum, schedule=args.schedule,
     )
     info = data.info(args.dataset, args.n_bits)  # validates dataset and n_bits before any work
     load = dict(n_bits=args.n_bits, data_dir=args.data_dir)
@@ -59,14 +59,20 @@ def train(args) -> int:
         run.write_json("config.json", config)
         state = _new_state()
 
+    decay_steps = _decay_steps(args, train_ds)
     if state["epoch"] > 0:
         model = run.load_model("last.keras")
         print(f"Resuming {run.path} after epoch {state['epoch']}.", flush=True)
+        schedule = model.optimizer._learning_rate
+        if decay_steps and isinstance(schedule, models.WarmupCosineDecay) and schedule.decay_steps != decay_steps:
+            # More (or fewer) --epochs than the run started with: the cosine now ends at the new last epoch.
+            model.optimizer.learning_rate = models.WarmupCosineDecay(**{**schedule.get_config(), "decay_steps": decay_steps})
     else:
         keras.utils.set_random_seed(args.seed)
         model = build_model(config)
         optimizer = models.default_optimizer(
-            model.num_dims, args.learning_rate, args.warmup_steps, ema_momentum=args.ema_momentum or None
+            model.num_dims, args.learning_rate, args.warmup_steps, ema_momentum=args.ema_momentum or None,
+            decay_steps=decay_steps,
         )
         model.compile(optimizer=optimizer, jit_compile=args.jit)
     if state["epoch"] >= args.epochs:
@@ -99,6 +105,14 @@ def train(args) -> int:
     print(f"Done: {state['epoch']} epochs; best bits/dim {state['best_bits_per_dim']:.4f} at epoch {state['best_epoch']}; "
           f"checkpoints, samples and logs in {run.path}")
     return 0
+
+
+def _decay_steps(args, train_ds) -> int | None:
+    """Steps until the cosine schedule reaches 0 (`--epochs` x batches per epoch); None for a constant rate."""
+    batches = int(train_ds.cardinality())
+    if args.schedule != "cosine" or batches <= 0:  # unknown or infinite cardinality: keep the rate constant
+        return None
+    return max(args.epochs * batches, args.warmup_steps + 1)
 
 
 def _new_state():

@@ -4,9 +4,9 @@ from tfp_flows.models.glow import Glow
 from tfp_flows.models.nice import NICE
 from tfp_flows.models.presets import PRESETS
 from tfp_flows.models.realnvp import RealNVP
-from tfp_flows.models.schedules import LinearWarmup, default_optimizer
+from tfp_flows.models.schedules import LinearWarmup, WarmupCosineDecay, default_optimizer
 
-__all__ = ["FlowModel", "Glow", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "default_optimizer"]
+__all__ = ["FlowModel", "Glow", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WarmupCosineDecay", "default_optimizer"]
 
 import tfp_flows as _package  # noqa: E402
 
