@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=MODELS, default="realnvp")
     train.add_argument("--preset", default=None, help="architecture preset (default: 'digits' on digits, else the dataset's name)")
     train.add_argument("--dataset", default="digits", help="digits (embedded, offline) or a TFDS dataset")
-    train.add_argument("--epochs", type=_number(int, 1), default=50)
-    train.add_argument("--batch-size", type=_number(int, 1), default=128)
+    train.add_argument("--epochs", type=_number(int, 1), default=30)
+    train.add_argument("--batch-size", type=_number(int, 1), default=64)
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3)
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
     train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
