@@ -56,7 +56,7 @@ def main(argv=None):
     model = MODELS[args.model].from_preset(args.preset, seed=args.seed, **json.loads(args.over))
     train = data.load("digits", "train", batch_size=args.batch_size, seed=args.seed)
     validation = data.load("digits", "validation", batch_size=180)
-    steps = args.epochs * int(train.cardinality())
+    steps = max(args.epochs * int(train.cardinality()), 101)  # the cosine needs more steps than the 100 of warmup
     schedule = models.WarmupCosineDecay(1e-3, 100, steps) if args.cosine else models.LinearWarmup(1e-3, 100)
     options = {}  # no gradient clipping (the CLI's default_optimizer clips only rare spikes, at 400 for digits)
     if args.ema > 0:
