@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import keras
 
@@ -16,16 +17,24 @@ from tfp_flows.models import default_optimizer
 
 
 def run(model_cls, preset: str, dataset: str, *, batch_size: int, learning_rate: float, warmup_steps: int, flip: bool, argv=None):
-    parser = argparse.ArgumentParser(description=f"{model_cls.__name__} '{preset}' preset on {dataset}")
-    parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--output", default=f"runs/{model_cls.__name__.lower()}-{dataset}")
+    parser = argparse.ArgumentParser(description=f"{model_cls.__name__} '{preset}' preset on {dataset}",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=1000, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="images per step")
+    parser.add_argument("--data-dir", default=None, help="TFDS data directory (prepare it with `tfds build`)")
+    parser.add_argument("--output", default=f"runs/{model_cls.__name__.lower()}-{dataset}", help="checkpoints and logs")
     parser.add_argument("--preset", default=preset, help="override the architecture, e.g. 'tiny' for a smoke test")
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--steps-per-epoch", type=int, default=None, help="steps per epoch (default: one pass)")
     parser.add_argument("--no-jit", action="store_true", help="do not compile the training step with XLA")
     args = parser.parse_args(argv)
+    try:
+        return _train(model_cls, dataset, args, learning_rate, warmup_steps, flip)
+    except data.DatasetUnavailableError as error:  # offline: one clear line, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
+
+def _train(model_cls, dataset: str, args, learning_rate: float, warmup_steps: int, flip: bool):
     info = data.info(dataset)
     model = model_cls.from_preset(args.preset, event_shape=info.event_shape, num_bins=info.num_bins)
     model.compile(optimizer=default_optimizer(model.num_dims, learning_rate, warmup_steps), jit_compile=not args.no_jit)

@@ -1,7 +1,9 @@
 """Compose tfp_flows bijectors into a two-level multi-scale flow, train it briefly, sample.
 
-Run: python examples/compose_bijectors.py
+Run: python examples/compose_bijectors.py [--epochs 5]
 """
+import argparse
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -42,13 +44,23 @@ class TwoLevelFlow(keras.Model):
         return -keras.ops.mean(y_pred)
 
 
-if __name__ == "__main__":
+def main(argv=None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per step")
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     blobs = np.exp(-((np.arange(8)[:, None] - 3.5) ** 2 + (np.arange(8)[None] - 3.5) ** 2) / 8.0)
     data = (blobs[None, :, :, None] * rng.uniform(0.5, 1.5, (512, 1, 1, 1)) + 0.05 * rng.normal(size=(512, 8, 8, 1))).astype("float32")
     model = TwoLevelFlow()
     model.act.initialize(fb.Squeeze().forward(data[:256]))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.fit(data, batch_size=64, epochs=5, verbose=2)
+    model.fit(data, batch_size=args.batch_size, epochs=args.epochs, verbose=2)
     samples = model.distribution().sample(4, seed=1)
-    print("samples", samples.shape, "mean log_prob of data", float(tf.reduce_mean(model(data))))
+    mean_log_prob = float(tf.reduce_mean(model(data)))
+    print("samples", samples.shape, "mean log_prob of data", mean_log_prob)
+    return mean_log_prob
+
+
+if __name__ == "__main__":
+    main()

@@ -73,14 +73,3 @@ def tolerance(dtype) -> dict:
 
 collect_ignore = ["_reload_saved_model.py"]  # a script run in a subprocess, not a test module
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _free_graphs_after_each_module():
-    """Keeps the suite's memory flat: each module's models, traced graphs and Keras state go when it ends."""
-    yield
-    import gc
-
-    import keras
-
-    keras.backend.clear_session()
-    gc.collect()

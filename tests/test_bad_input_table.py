@@ -163,7 +163,7 @@ def test_data_load_entry(kwargs, message):
     "argv, message",
     [
         (["train", "--batch-size", "0"], "expected a number >= 1, got 0"),
-        (["train", "--batch-size", "many"], "expected a int, got 'many'"),
+        (["train", "--batch-size", "many"], "expected an int, got 'many'"),
         (["train", "--n-bits", "9", "--dataset", "cifar10"], "expected n_bits in 1..8, got 9"),
         (["train", "--temperature", "-1"], "expected a number >= 0.0, got -1"),
         (["sample", "--run", "x", "--num", "0"], "expected a number >= 1, got 0"),

@@ -15,3 +15,15 @@ def test_compare_tfp_quick(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["compare_tfp.py", "--quick", "--json", str(tmp_path / "r.json")])
     runpy.run_path(str(ROOT / "benchmarks" / "compare_tfp.py"), run_name="__main__")
     assert (tmp_path / "r.json").exists()
+
+
+@pytest.mark.benchmark
+def test_waveglow_speech_quick(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import waveglow_speech
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    results = waveglow_speech.main(["--quick", "--run", str(tmp_path / "run"), "--json", str(tmp_path / "r.json")])
+    assert results["test_sentences"] == 3 and 0 < results["bits_per_sample"] < 17
+    assert set(results["resynthesis"]) == {"waveglow", "waveglow+denoiser", "griffin_lim"}

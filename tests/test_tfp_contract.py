@@ -133,6 +133,16 @@ def test_bijector_parameters_are_read_when_used():
         assert not np.allclose(bijector.forward(x).numpy(), before), f"{name} ignored an assign()"
 
 
+def test_deferred_tensors_are_read_when_used():
+    raw = tf.Variable([1.0, 2.0])
+    scale = tfp.util.DeferredTensor(raw, tf.math.log)  # log_scale = log(raw), recomputed at every use
+    bijector = fb.Scaling(scale)
+    assert len(bijector.trainable_variables) == 1
+    np.testing.assert_allclose(bijector.forward(tf.ones([1, 2])), [[1.0, 2.0]], rtol=1e-6)
+    raw.assign([3.0, 4.0])
+    np.testing.assert_allclose(bijector.forward(tf.ones([1, 2])), [[3.0, 4.0]], rtol=1e-6)
+
+
 def test_keras_variables_are_accepted_and_live():
     shift = keras.Variable(np.zeros(2, np.float32))
     log_scale = keras.Variable(np.zeros(2, np.float32))
@@ -160,6 +170,8 @@ def tiny_models():
         "realnvp": models.RealNVP(event_shape=(4, 4, 1), num_scales=2, res_blocks=1, filters=8, num_bins=17, seed=0),
         "nice": models.NICE(event_shape=(4, 4, 1), num_couplings=2, hidden_units=16, hidden_layers=1, num_bins=17, seed=0),
         "realnvp_vector": models.RealNVP(event_shape=(5,), num_couplings=2, filters=8, num_bins=None, seed=0),
+        "jet": models.Jet.from_preset("tiny", event_shape=(4, 4, 1), num_bins=17, seed=0),
+        "glow_spline": models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=8, num_bins=17, seed=0, coupling="spline"),
     }
 
 
@@ -167,7 +179,7 @@ def _y(model, batch, seed=0):
     return tf.constant(np.random.default_rng(seed).uniform(0.05, 0.95, tuple(batch) + model.event_shape).astype(np.float32))
 
 
-@pytest.mark.parametrize("name", ["glow", "realnvp", "nice", "realnvp_vector"])
+@pytest.mark.parametrize("name", ["glow", "realnvp", "nice", "realnvp_vector", "jet", "glow_spline"])
 def test_model_entries_take_any_batch_and_sample_shape(tiny_models, name):
     model = tiny_models[name]
     flat = _y(model, (6,))
@@ -238,8 +250,16 @@ def test_whole_support_for_glow_and_nice_and_bounded_realnvp(tiny_models):
         models.RealNVP(event_shape=(4, 4, 1), num_scales=1, res_blocks=1, filters=4, num_bins=17, alpha=0.0)
 
 
-def test_float64_end_to_end():
-    model = models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=17, seed=0, dtype="float64")
+FLOAT64_MODELS = {
+    "glow": lambda: models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=17, seed=0, dtype="float64"),
+    "realnvp": lambda: models.RealNVP(event_shape=(4, 4, 1), num_scales=1, res_blocks=1, filters=4, num_bins=17, seed=0, dtype="float64"),
+    "nice": lambda: models.NICE(event_shape=(4, 4, 1), num_couplings=2, hidden_units=8, hidden_layers=1, num_bins=17, seed=0, dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT64_MODELS))
+def test_float64_end_to_end(name):
+    model = FLOAT64_MODELS[name]()
     assert {w.dtype for w in model.trainable_weights} == {"float64"}
     y = tf.constant(np.random.default_rng(0).uniform(0.1, 0.9, (2, 4, 4, 1)))
     assert model.log_prob(y).dtype == tf.float64 and model.sample(2, seed=0).dtype == tf.float64
@@ -248,6 +268,9 @@ def test_float64_end_to_end():
     flow = model.bijector
     expected = autodiff_log_det(flow.inverse, y)
     np.testing.assert_allclose(flow.inverse_log_det_jacobian(y, 3), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_16_bit_dtypes_are_refused():
     with pytest.raises(ValueError, match="16 bits"):
         models.NICE(event_shape=(4,), num_couplings=1, hidden_units=4, hidden_layers=1, num_bins=None, dtype="bfloat16")
 

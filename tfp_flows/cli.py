@@ -1,4 +1,10 @@
-"""`tfp-flows`: train, evaluate, sample and export flow models from the command line."""
+"""`tfp-flows`: train, evaluate, sample, score and export flow models from the command line.
+
+Arguments are checked here before TensorFlow is imported (a mistake costs no start-up
+time); the work is in `tfp_flows.commands`, one function per subcommand. A subcommand
+is added with an `_add_<name>(commands)` parser function listed in `SUBCOMMANDS` and a
+function `tfp_flows.commands.<name>(args)`.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +12,31 @@ import contextlib
 import os
 import sys
 
-MODELS = ("glow", "realnvp", "nice")
+MODELS = ("glow", "realnvp", "nice", "jet", "waveglow")
+COUPLINGS = ("affine", "additive", "spline")
+DEQUANTIZATIONS = ("uniform", "variational")
+# Kept in step with tfp_flows.models.PRESETS and tfp_flows.data.DATASETS by tests/test_cli.py
+# (importing those here would load TensorFlow before the arguments are checked).
+PRESETS = {
+    "glow": ("cifar10", "imagenet32", "celeba64", "mnist", "tiny", "digits"),
+    "realnvp": ("cifar10", "celeba64", "mnist", "tiny", "digits", "tabular", "tabular_tiny"),
+    "nice": ("mnist", "tiny", "digits", "tabular", "tabular_tiny"),
+    "jet": ("tiny", "digits", "imagenet64"),
+    "waveglow": ("ljspeech", "small", "tiny"),
+}
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a", "downsampled_imagenet_32", "downsampled_imagenet_64")
+SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
+
+EPILOG = f"""\
+models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images),
+  waveglow (speech given mel spectrograms; trains on the embedded eSpeak corpus by default)
+presets:
+{chr(10).join(f'  {m}: {", ".join(p)}' for m, p in PRESETS.items())}
+datasets: {', '.join(DATASETS)}
+  (digits is embedded and offline; the rest come from tensorflow-datasets), any other TFDS name with an
+  image feature, or --data PATH: a folder of images (PNG, JPEG, BMP, GIF; subfolders are classes), a
+  .npy/.npz array (images [N,H,W,C] or vectors [N,D]) or a CSV table with a header (vectors)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -14,69 +44,166 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _number(kind, minimum, strict=False, name="value"):
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (unless its help already explains it), and the epilog's lists as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _number(kind, minimum, strict=False, maximum=None):
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"expected a number {'>' if strict else '>='} {minimum}, got {text}")
+            raise argparse.ArgumentTypeError(f"expected a{'n' if kind is int else ''} {kind.__name__}, got {text!r}") from None
+        if value < minimum or (strict and value == minimum) or (maximum is not None and value >= maximum):
+            bound = f"{'>' if strict else '>='} {minimum}" + (f" and < {maximum}" if maximum is not None else "")
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text}")
         return value
 
     return parse
 
 
-def _fraction(text):
-    value = _number(float, 0.0)(text)
-    if value >= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
+def _column_list(text):
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tfp-flows", description="Train, evaluate, sample and export normalizing flows.")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
-
-    train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)")
-    train.add_argument("--model", choices=MODELS, default="realnvp")
-    train.add_argument("--preset", default=None, help="architecture preset (default: 'digits' on digits, else the dataset's name)")
-    train.add_argument("--dataset", default="digits", help="digits (embedded, offline) or a TFDS dataset")
-    train.add_argument("--epochs", type=_number(int, 1), default=30)
-    train.add_argument("--batch-size", type=_number(int, 1), default=64)
-    train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3)
+def _add_train(commands):
+    train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)",
+                                formatter_class=_Help, epilog=EPILOG)
+    train.add_argument("--model", choices=MODELS, default=None,
+                       help="flow model (default: realnvp for the embedded digits and for vectors, glow for other images; realnvp for vectors: affine couplings over standardised "
+                            "vectors, the more expressive of the two vector flows)")
+    train.add_argument("--preset", default=None,
+                       help="architecture preset (default: the dataset's name when there is one, 'digits' for other "
+                            "images, 'tabular' for vectors)")
+    data = train.add_mutually_exclusive_group()
+    data.add_argument("--dataset", default=None, help="digits (embedded, offline) or a TFDS dataset name (default: digits)")
+    data.add_argument("--data", default=None, metavar="PATH",
+                      help="your own data: a folder of images, a .npy/.npz array or a .csv table")
+    train.add_argument("--image-size", type=_number(int, 1), default=None, metavar="N",
+                       help="centre-crop and resize images to N x N (folders of mixed sizes, TFDS datasets)")
+    train.add_argument("--columns", type=_column_list, default=None, metavar="A,B,...",
+                       help="numeric columns of a CSV to model (default: all columns)")
+    train.add_argument("--validation-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
+                       help="held-out validation fraction of --data without its own splits")
+    train.add_argument("--test-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
+                       help="held-out test fraction of --data without its own splits")
+    train.add_argument("--coupling", choices=COUPLINGS, default=None,
+                       help="coupling transform (default: the preset's; glow: affine|additive|spline, realnvp: affine|spline, "
+                            "nice: additive|spline, jet: affine)")
+    train.add_argument("--dequantization", choices=DEQUANTIZATIONS, default=None,
+                       help="uniform noise (default: the preset's) or a learned q(u|x) (Flow++), for image data")
+    train.add_argument("--epochs", type=_number(int, 1), default=None,
+                       help="epochs in all (a rerun trains the rest; default: 30 on the embedded digits, else 100)")
+    train.add_argument("--batch-size", type=_number(int, 1), default=None,
+                       help="examples per step (default: 64 on the embedded digits, else 128)")
+    train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3, help="Adam learning rate")
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
     train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
-                       help="learning rate after the warmup: cosine decay to 0 over --epochs, or constant")
-    train.add_argument("--ema-momentum", type=_fraction, default=0.99,
+                       help="learning rate after the warmup: constant, or cosine decay to 0 over --epochs")
+    train.add_argument("--ema-momentum", type=_number(float, 0.0, maximum=1.0), default=0.99,
                        help="momentum of the weight average used for validation, checkpoints and samples (0: none)")
-    train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce TFDS images to this many bits")
+    train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce 8-bit images to this many bits")
     train.add_argument("--flip", action="store_true", help="random horizontal flips")
     train.add_argument("--data-dir", default=None, help="TFDS data directory (pre-downloaded data)")
     train.add_argument("--samples", type=_number(int, 1), default=64, help="images in each epoch's sample grid")
     train.add_argument("--temperature", type=_number(float, 0.0), default=0.7, help="temperature of the sample grids")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and held-out splits")
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
     train.add_argument("--output", default=None, help="run directory (default: runs/<model>-<dataset>)")
+    return train
 
-    evaluate = commands.add_parser("evaluate", help="bits/dim of a trained run on a split")
-    evaluate.add_argument("--run", required=True)
-    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    evaluate.add_argument("--batch-size", type=_number(int, 1), default=256)
 
-    sample = commands.add_parser("sample", help="a PNG grid of samples from a trained run")
-    sample.add_argument("--run", required=True)
-    sample.add_argument("--num", type=_number(int, 1), default=64)
-    sample.add_argument("--temperature", type=_number(float, 0.0), default=0.7)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", default=None, help="PNG path (default: RUN/samples.png)")
+def _add_evaluate(commands):
+    evaluate = commands.add_parser("evaluate", help="log-likelihood (nats) and bits/dim of a trained run on a split",
+                                   formatter_class=_Help)
+    evaluate.add_argument("--run", required=True, help="run directory written by train")
+    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"), help="which split")
+    evaluate.add_argument("--batch-size", type=_number(int, 1), default=256, help="examples per batch")
 
-    export = commands.add_parser("export", help="write a TF Serving SavedModel of a trained run")
-    export.add_argument("--run", required=True)
-    export.add_argument("--export-dir", required=True)
-    export.add_argument("--version", type=_number(int, 1), default=1)
-    export.add_argument("--overwrite", action="store_true")
+
+def _add_sample(commands):
+    sample = commands.add_parser("sample", help="samples from a trained run: a PNG grid (images) or CSV rows (vectors)",
+                                 formatter_class=_Help)
+    sample.add_argument("--run", required=True, help="run directory written by train")
+    sample.add_argument("--num", type=_number(int, 1), default=64, help="number of samples")
+    sample.add_argument("--temperature", type=_number(float, 0.0), default=0.7, help="scales the base standard deviation")
+    sample.add_argument("--seed", type=int, default=0, help="sampling seed")
+    sample.add_argument("--out", default=None,
+                        help="output file; its suffix picks the format: .png (image grid), .csv (vectors, with a header), "
+                             ".npy (raw array) (default: RUN/samples.png or RUN/samples.csv)")
+
+
+def _add_score(commands):
+    score = commands.add_parser("score", help="one log-likelihood (and bits/dim) per example of new data, as CSV",
+                                formatter_class=_Help)
+    score.add_argument("--run", required=True, help="run directory written by train")
+    score.add_argument("--data", required=True, metavar="PATH", help="a folder of images, a .npy/.npz or a .csv")
+    score.add_argument("--out", default=None, help="CSV of scores (default: RUN/scores.csv)")
+    score.add_argument("--batch-size", type=_number(int, 1), default=256, help="examples per batch")
+
+
+def _add_export(commands):
+    export = commands.add_parser("export", help="write a TF Serving SavedModel of a trained run", formatter_class=_Help)
+    export.add_argument("--run", required=True, help="run directory written by train")
+    export.add_argument("--export-dir", required=True, help="SavedModel base directory (writes EXPORT_DIR/VERSION)")
+    export.add_argument("--version", type=_number(int, 1), default=1, help="version subdirectory")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+
+def _add_vocode(commands):
+    vocode = commands.add_parser("vocode", help="speech from a WAV's mel or a mel .npy with a trained WaveGlow",
+                                 formatter_class=_Help)
+    vocode.add_argument("--run", required=True, help="a WaveGlow run (tfp-flows train --model waveglow)")
+    source = vocode.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wav", help="16-bit PCM WAV whose mel spectrogram is resynthesised")
+    source.add_argument("--mel", help="a log-mel .npy [n_mels, frames] (NVIDIA / Tacotron 2 features)")
+    vocode.add_argument("--out", required=True, help="output WAV (a PNG of both mels goes beside it)")
+    vocode.add_argument("--png", default=None, help="mel comparison PNG (default: OUT with .png)")
+    vocode.add_argument("--sigma", type=_number(float, 0.0), default=0.6, help="latent standard deviation")
+    vocode.add_argument("--denoise", type=_number(float, 0.0), default=0.0, help="denoiser strength (NVIDIA: 0.1)")
+    vocode.add_argument("--resample", action="store_true", help="resample a WAV at another rate (default: refuse it)")
+    vocode.add_argument("--seed", type=int, default=0, help="sampling seed")
+
+
+SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export, _add_vocode)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tfp-flows", description="Train, evaluate, sample, score and export normalizing flows.",
+                     formatter_class=_Help, epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
+    for add in SUBCOMMANDS:
+        add(commands)
     return parser
+
+
+def check_paths(args) -> str | None:
+    """Mistakes in file arguments that need no TensorFlow: the message, or None."""
+    output = getattr(args, "output", None)
+    if output is not None and os.path.exists(output) and not os.path.isdir(output):
+        return f"--output {output} is a file, not a run directory; name a new or existing run directory."
+    data = getattr(args, "data", None)
+    if data is not None and not os.path.exists(data):
+        return f"--data {data}: no such file or folder."
+    out = getattr(args, "out", None)
+    if out is not None:
+        suffix = os.path.splitext(out)[1].lower()
+        allowed = {"score": (".csv",), "vocode": (".wav",)}.get(args.command, SAMPLE_SUFFIXES)
+        if suffix not in allowed:
+            return (f"--out {out}: unsupported file type {suffix or '(no suffix)'!r}; expected "
+                    f"{' or '.join(allowed)}" + (" (.png: image grid, .csv: vectors, .npy: raw array)." if args.command == "sample" else "."))
+        if os.path.isdir(out):
+            return f"--out {out} is a folder; name a file."
+    return None
 
 
 @contextlib.contextmanager
@@ -100,13 +227,18 @@ def _native_stderr_silenced():
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = check_paths(args)
+    if problem:
+        print(f"tfp-flows: error: {problem}", file=sys.stderr)
+        return 2
     with _native_stderr_silenced():  # TensorFlow's C++ start-up chatter is not for our users
         from tfp_flows import commands  # imports TensorFlow: only after the arguments are known good
 
-    handlers = dict(train=commands.train, evaluate=commands.evaluate, sample=commands.sample, export=commands.export)
+    handler = getattr(commands, args.command)
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except KeyboardInterrupt:
         print("tfp-flows: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130

@@ -7,11 +7,15 @@ from tfp_flows.bijectors.actnorm import ActNorm
 from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
 from tfp_flows.bijectors.coupling import Coupling
+from tfp_flows.bijectors.early_output import EarlyOutput
 from tfp_flows.bijectors.factor_out import FactorOut
+from tfp_flows.bijectors.group_1d import Group1D
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 from tfp_flows.bijectors.masks import ChannelMask, CheckerboardMask, Mask, make_mask
 from tfp_flows.bijectors.permutations import reverse_channels, shuffle_channels
 from tfp_flows.bijectors.scaling import Scaling
+from tfp_flows.bijectors.sequence_mask import SequenceChannelMask
+from tfp_flows.bijectors.spline_coupling import SplineCoupling
 from tfp_flows.bijectors.squeeze import Squeeze
 
 __all__ = [
@@ -21,10 +25,14 @@ __all__ = [
     "ChannelMask",
     "CheckerboardMask",
     "Coupling",
+    "EarlyOutput",
     "FactorOut",
+    "Group1D",
     "Invertible1x1Conv",
     "Mask",
     "Scaling",
+    "SequenceChannelMask",
+    "SplineCoupling",
     "Squeeze",
     "make_mask",
     "reverse_channels",

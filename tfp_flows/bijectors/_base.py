@@ -102,10 +102,12 @@ def call_folded(fn, x: tf.Tensor, event_ndims: int) -> tf.Tensor:
 
     Conditioner networks (Keras layers) expect `[N, *event]`; bijectors take any number
     of leading batch dimensions, none included, as TFP's own bijectors do. The output's
-    event is whatever `fn` returns after its first axis.
+    event is whatever `fn` returns after its first axis. A callable marked
+    `takes_any_batch = True` (one that broadcasts a bound context over the batch
+    dimensions itself, like WaveGlow's mel-conditioned networks) gets `x` as it is.
     """
     rank = x.shape.rank
-    if rank == event_ndims + 1:
+    if rank == event_ndims + 1 or getattr(fn, "takes_any_batch", False):
         return fn(x)  # already [N, *event]: the common case, no reshapes
     batch_shape = batch_shape_of(x, event_ndims)
     folded = tf.reshape(x, tf.concat([[-1], tf.shape(x)[tf.rank(x) - event_ndims :]], axis=0))

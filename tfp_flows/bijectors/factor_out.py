@@ -6,7 +6,8 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, call_folded, variables_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, call_folded, check_event_shape, maybe_check_finite, variables_of
+from tfp_flows.bijectors._walk import walk
 
 tfb = tfp.bijectors
 
@@ -125,8 +126,7 @@ class FactorOut(FusedBijector):
         z = maybe_check_finite(z, self.validate_args, "FactorOut", "z")
         batch_shape = batch_shape_of(z, 1)
         eps, z_inner = z[..., : self._num_out], z[..., self._num_out :]
-        h_kept = self._inner.forward(z_inner)
-        log_det = self._inner.forward_log_det_jacobian(z_inner, event_ndims=1)
+        h_kept, log_det, _ = walk(self._inner, z_inner, 1, forward=True)
         h_out = tf.reshape(eps, tf.concat([batch_shape, self._out_shape], axis=0))
         mean, log_sigma = self._prior_params(h_kept, z.dtype)
         if mean is not None:
@@ -141,8 +141,7 @@ class FactorOut(FusedBijector):
         h = maybe_check_finite(h, self.validate_args, "FactorOut", "y")
         batch_shape = batch_shape_of(h, 3)
         h_kept, h_out = h[..., : self._kept_shape[-1]], h[..., self._kept_shape[-1] :]
-        z_inner = self._inner.inverse(h_kept)
-        log_det = self._inner.inverse_log_det_jacobian(h_kept, event_ndims=3)
+        z_inner, log_det, _ = walk(self._inner, h_kept, 3, forward=False)
         mean, log_sigma = self._prior_params(h_kept, h.dtype)
         if mean is not None:
             h_out = (h_out - mean) * tf.exp(-log_sigma)

@@ -1,4 +1,4 @@
-"""What a dataset is: its event shape, number of bins and splits."""
+"""What a dataset is: its event shape, number of bins, splits and (optional) class names."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,12 +6,30 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """Shape and discretisation of a dataset's images after preprocessing.
+    """Shape and discretisation of a dataset's examples after preprocessing.
 
-    `num_bins = 2 ** n_bits` for TFDS images (256 for 8-bit), 17 for the digits.
+    Images (`kind="images"`): `event_shape = (H, W, C)`, `num_bins = 2 ** n_bits` (256 for
+    8-bit), 17 for the digits. Vectors (`kind="vectors"`, tables and `[N, D]` arrays):
+    `event_shape = (D,)`, `num_bins = None` (continuous), `columns` names the features.
+    `class_names` are the labels of a folder of images with one subfolder per class.
     """
 
     name: str
-    event_shape: tuple[int, int, int]
-    num_bins: int
+    event_shape: tuple[int, ...]
+    num_bins: int | None
     splits: tuple[str, ...] = ("train", "validation", "test")
+    kind: str = "images"
+    class_names: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    num_examples: int | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_dims(self) -> int:
+        size = 1
+        for d in self.event_shape:
+            size *= d
+        return size

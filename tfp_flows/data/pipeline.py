@@ -1,31 +1,127 @@
-"""`load`: any dataset as shuffled, batched, prefetched discrete images for `FlowModel.fit`."""
+"""`load` and `info`: any dataset as shuffled, batched, prefetched examples for `FlowModel.fit`.
+
+Dispatch on `name`: speech ("speech", "ljspeech", a folder of .wav files: see
+`audio_datasets`), "digits" (embedded), the seven TFDS datasets of `DATASETS`, a path
+(folder of images, `.npy`/`.npz`, CSV), a `tf.data.Dataset`, else any other TFDS name
+with an image feature.
+"""
 from __future__ import annotations
+
+import functools
+import os
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.data import audio_datasets, digits, tfds_datasets
+from tfp_flows.data import (
+    arrays, audio_datasets, digits, image_folder, splits as splits_lib, tabular, tfds_datasets, user_dataset,
+)
+from tfp_flows.data.in_memory import InMemoryData
 from tfp_flows.data.info import DatasetInfo
 
 DATASETS = ("digits",) + tuple(tfds_datasets.SOURCES)
+ARRAY_SUFFIXES = (".npy", ".npz")
+FILE_SUFFIXES = ARRAY_SUFFIXES + tabular.SUFFIXES + (".parquet", ".pq")
 
 
-def info(name: str, n_bits: int | None = None, **audio_options) -> DatasetInfo:
-    """Event shape, `num_bins` and splits of a dataset (after `n_bits` reduction)."""
+def kind_of(name) -> str:
+    """"dataset", "digits", "tfds", "folder", "arrays", "table" or "tfds_generic" (any other name)."""
+    if isinstance(name, tf.data.Dataset):
+        return "dataset"
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"unknown dataset {name!r}: expected a dataset name, a path or a tf.data.Dataset.")
+    if name == "digits":
+        return "digits"
+    if name in tfds_datasets.SOURCES:
+        return "tfds"
+    suffix = os.path.splitext(name)[1].lower()
+    if os.path.isdir(name):
+        return "folder"
+    if os.path.exists(name) or suffix in FILE_SUFFIXES or os.sep in name:
+        if not os.path.exists(name):
+            raise ValueError(f"no such file or folder: {name}.")
+        tabular.refuse_parquet(name)
+        if suffix in ARRAY_SUFFIXES:
+            return "arrays"
+        if suffix in tabular.SUFFIXES:
+            return "table"
+        raise ValueError(
+            f"{name}: unknown file type {suffix or '(no suffix)'}; expected a folder of images, a .npy/.npz array or a .csv table."
+        )
+    return "tfds_generic"
+
+
+def read(path, *, image_size: int | None = None, columns: Sequence[str] | None = None, n_bits: int | None = None) -> InMemoryData:
+    """Reads and checks a folder of images, a `.npy`/`.npz` or a CSV into memory (cached per file version).
+
+    Any problem (unreadable image, mixed sizes, non-numeric cell, wrong rank) is a
+    `ValueError` naming the file (and line and column).
+    """
+    path = os.fspath(path)
+    kind = kind_of(path)
+    if kind not in ("folder", "arrays", "table"):
+        raise ValueError(f"expected a folder of images, a .npy/.npz or a .csv file, got {path!r}.")
+    if kind != "folder" and image_size is not None:
+        raise ValueError(f"image_size applies to folders of images (and TFDS datasets), not to {path}.")
+    if kind != "table" and columns is not None:
+        raise ValueError(f"columns applies to tables (CSV), not to {path}.")
+    if kind == "table" and n_bits is not None:
+        raise ValueError(f"n_bits applies to images, not to the continuous table {path}.")
+    columns = tuple(columns) if columns is not None and not isinstance(columns, str) else columns
+    return _read_cached(os.path.abspath(path), _signature(path), kind, image_size, columns, _check_bits(n_bits))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cached(path, signature, kind, image_size, columns, n_bits) -> InMemoryData:
+    del signature  # part of the cache key only: a changed file is read again
+    if kind == "folder":
+        data = image_folder.read(path, image_size, n_bits)
+    elif kind == "arrays":
+        data = arrays.read(path, n_bits)
+    else:
+        data = tabular.read(path, columns)
+    if data.info.kind == "images" and min(data.info.event_shape[:2]) < 1:
+        raise ValueError(f"{path}: images of size {data.info.event_shape} are empty.")
+    return data
+
+
+def _signature(path: str) -> tuple:
+    stats = [os.stat(path)]
+    if os.path.isdir(path):
+        stats += [os.stat(os.path.join(path, d)) for d in sorted(os.listdir(path)) if os.path.isdir(os.path.join(path, d))]
+    return tuple((s.st_mtime_ns, s.st_size) for s in stats)
+
+
+def info(name, n_bits: int | None = None, *, image_size: int | None = None, columns: Sequence[str] | None = None,
+         data_dir: str | None = None, **audio_options) -> DatasetInfo:
+    """Event shape, `num_bins` (None for continuous vectors), splits and class names of a dataset."""
     if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
         return audio_datasets.info(name, **audio_options)
     if audio_options:
-        raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the image dataset {name!r}.")
-    _check_name(name)
-    if name == "digits":
+        raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
+    kind = kind_of(name)
+    if kind in ("digits", "tfds", "dataset", "tfds_generic") and columns is not None:
+        raise ValueError(f"columns applies to tables (CSV), not to {_label(name)}.")
+    if kind in ("digits", "tfds", "dataset") and image_size is not None:
+        raise ValueError(f"image_size applies to folders of images and other TFDS datasets; {_label(name)} has a fixed size.")
+    if kind == "digits":
         if n_bits is not None:
             raise ValueError("digits: n_bits does not apply (the digits have 17 levels, 0..16).")
         return digits.INFO
-    return tfds_datasets.info(name, _check_bits(n_bits))
+    if kind == "tfds":
+        return tfds_datasets.info(name, _check_bits(n_bits))
+    if kind == "dataset":
+        return user_dataset.info(name, _check_bits(n_bits))
+    if kind == "tfds_generic":
+        return tfds_datasets.info(name, _check_bits(n_bits), _generic(name, data_dir, image_size))
+    return read(name, image_size=image_size, columns=columns, n_bits=n_bits).info
 
 
 def load(
-    name: str = "digits",
+    name="digits",
     split: str = "train",
     batch_size: int = 128,
     *,
@@ -37,51 +133,98 @@ def load(
     repeat: bool = False,
     drop_remainder: bool = False,
     seed: int | None = 0,
+    image_size: int | None = None,
+    columns: Sequence[str] | None = None,
+    with_labels: bool = False,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    split_seed: int = 0,
+    splits: dict | str | None = None,
     **audio_options,
 ) -> tf.data.Dataset:
-    """A `tf.data.Dataset` of uint8 image batches `[B, H, W, C]` with values in `[0, num_bins)`.
+    """A `tf.data.Dataset` of batches: uint8 images `[B, H, W, C]` in `[0, num_bins)`, or float32 vectors `[B, D]`.
 
     Args:
-      name: "digits" (embedded, offline) or a TFDS dataset: mnist, fashion_mnist,
-        cifar10, svhn_cropped, celeb_a (centre crop, 64x64), downsampled_imagenet_32,
-        downsampled_imagenet_64. `info(name)` gives event shape and `num_bins`.
-        Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
-        see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
-      split: "train", "validation" or "test".
+      name: "digits" (embedded, offline); a TFDS dataset: mnist, fashion_mnist, cifar10,
+        svhn_cropped, celeb_a (centre crop, 64x64), downsampled_imagenet_32,
+        downsampled_imagenet_64, or any other TFDS name with an image feature; a folder
+        of images (PNG, JPEG, BMP, GIF; subfolders are class labels); a `.npy`/`.npz`
+        of images `[N, H, W, C]` or vectors `[N, D]`; a CSV table with a header (vectors,
+        continuous); or an unbatched `tf.data.Dataset`. `info(name)` gives the event
+        shape and `num_bins`.
+      split: "train", "validation" or "test" ("all" for every example of own data).
       shuffle: shuffle examples (default: for the train split only).
-      n_bits: reduce 8-bit TFDS images to `n_bits` bits as openai/glow does
+      n_bits: reduce 8-bit images to `n_bits` bits as openai/glow does
         (`x // 2**(8 - n_bits)`; `num_bins = 2**n_bits`).
-      flip: random horizontal flips (data augmentation).
+      flip: random horizontal flips (data augmentation, images).
       data_dir: where TFDS data lives (pre-downloaded with `tfds build`).
-      download: let TFDS download missing data; either way missing data that cannot
-        be had raises `DatasetUnavailableError` saying how to prepare it.
+      download: let TFDS download missing data (one attempt); either way missing data that
+        cannot be had raises `DatasetUnavailableError` saying how to prepare it.
+      image_size: centre-crop and resize images to `image_size x image_size` (folders and
+        generic TFDS datasets); without it a folder's images must share one size.
+      columns: the numeric columns of a CSV to model (default: all).
+      with_labels: yield `(examples, labels)` pairs, labels int32 (folders with class
+        subfolders, `.npz` with `labels`, datasets of pairs); unconditional models train on
+        the examples alone.
+      validation_fraction, test_fraction, split_seed: the held-out splits of data that has
+        none (own files, datasets): a seeded permutation (`data.splits.holdout`).
+      splits: an assignment from `data.splits.holdout` (or the path of one saved with
+        `data.splits.save`, as a run directory's `splits.json`) to use instead.
+
+    Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
+    see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
     """
     if audio_datasets.is_audio_source(name):
-        if n_bits is not None or flip:
-            raise ValueError(f"load: n_bits and flip apply to images, not to the audio dataset {name!r}.")
+        if n_bits is not None or flip or image_size is not None or columns is not None or with_labels:
+            raise ValueError(
+                f"load: n_bits and flip apply to images (image_size, columns, with_labels to images and tables), "
+                f"not to the audio dataset {name!r}."
+            )
         return audio_datasets.load(
             name, split, batch_size, shuffle=shuffle, data_dir=data_dir, download=download, repeat=repeat,
             drop_remainder=drop_remainder, seed=seed, **audio_options,
         )
     if audio_options:
-        raise TypeError(f"load: unexpected arguments {sorted(audio_options)} for the image dataset {name!r}.")
-    _check_name(name)
+        raise TypeError(f"load: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"load: expected batch_size >= 1, got {batch_size!r}.")
+    kind = kind_of(name)
     shuffle = split == "train" if shuffle is None else shuffle
-    if name == "digits":
+    buffer = 10_000
+    if with_labels and kind in ("digits", "tfds", "tfds_generic"):
+        raise ValueError(f"load: with_labels applies to own data (folders, .npz, datasets), not to {name!r}.")
+    if kind == "digits":
         if n_bits is not None:
             raise ValueError("load: n_bits does not apply to digits (17 levels, 0..16).")
+        if image_size is not None or columns is not None:
+            raise ValueError("load: image_size and columns do not apply to digits.")
         ds = tf.data.Dataset.from_tensor_slices(digits.load_split(split))
         buffer = digits.SPLIT_SIZES[split]
-    else:
+    elif kind in ("tfds", "tfds_generic"):
         bits = _check_bits(n_bits)
-        ds = tfds_datasets.load_split(name, split, data_dir, download, shuffle_files=shuffle)
+        if columns is not None or (kind == "tfds" and image_size is not None):
+            raise ValueError(f"load: {'columns' if columns is not None else 'image_size'} does not apply to {name!r}.")
+        source = _generic(name, data_dir, image_size) if kind == "tfds_generic" else None
+        ds = tfds_datasets.load_split(name, split, data_dir, download, shuffle_files=shuffle, source=source)
         if bits < 8:
             ds = ds.map(lambda x: x // (2 ** (8 - bits)), num_parallel_calls=tf.data.AUTOTUNE)
-        buffer = 10_000
+    elif kind == "dataset":
+        ds = user_dataset.split(name, split, _check_bits(n_bits), with_labels, validation_fraction, test_fraction, split_seed)
+    else:
+        own = read(name, image_size=image_size, columns=columns, n_bits=n_bits)
+        if isinstance(splits, (str, os.PathLike)):
+            splits = splits_lib.read(os.fspath(splits))
+        assignment = splits if splits is not None else own.assignment(validation_fraction, test_fraction, split_seed)
+        indices = own.indices(split, assignment)
+        if len(indices) == 0:
+            raise ValueError(f"{name}: the {split} split is empty ({len(own.keys)} examples in all).")
+        ds = own.dataset(indices, with_labels)
+        buffer = len(indices)
     if flip:
-        ds = ds.map(lambda x: tf.image.random_flip_left_right(x, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
+        if info(name, n_bits, image_size=image_size, columns=columns, data_dir=data_dir).kind != "images":
+            raise ValueError("load: flip applies to images, not vectors.")
+        flip_fn = lambda x: tf.image.random_flip_left_right(x, seed=seed)  # noqa: E731
+        ds = ds.map((lambda x, l: (flip_fn(x), l)) if with_labels else flip_fn, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -89,9 +232,17 @@ def load(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def _check_name(name):
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}.")
+def _label(name) -> str:
+    return "a tf.data.Dataset" if isinstance(name, tf.data.Dataset) else repr(name)
+
+
+def _generic(name: str, data_dir, image_size):
+    source = tfds_datasets.generic_source(name, data_dir, image_size)
+    if source is None:
+        raise ValueError(
+            f"unknown dataset {name!r}: not one of {DATASETS}, an existing file or folder, nor a TFDS dataset name."
+        )
+    return source
 
 
 def _check_bits(n_bits):

@@ -80,13 +80,20 @@ def load(path: str):
     except Exception as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"export.load: the SavedModel in {path} is truncated or corrupt ({type(error).__name__}: {detail}).") from None
-    missing = sorted(set(SIGNATURES) - set(loaded.signatures))
+    from tfp_flows.export import waveglow
+
+    expected = waveglow.SIGNATURES if "infer" in loaded.signatures else SIGNATURES  # a vocoder or a density model
+    missing = sorted(set(expected) - set(loaded.signatures))
     if missing:
         raise ValueError(f"export.load: the SavedModel in {path} lacks the signatures {missing}; was it written by tfp_flows?")
     return loaded
 
 
 def _archive(model) -> keras.export.ExportArchive:
+    if hasattr(model, "infer"):  # WaveGlow: waveforms given mels
+        from tfp_flows.export import waveglow
+
+        return waveglow.archive(model)
     event = tuple(model.event_shape)
     image = tf.TensorSpec((None,) + event, tf.float32, name="x")
     latent = tf.TensorSpec((None, model.num_dims), tf.float32, name="z")

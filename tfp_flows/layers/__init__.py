@@ -9,8 +9,12 @@ from tfp_flows.layers.actnorm import ActNormLayer
 from tfp_flows.layers.gaussian_prior import GaussianPriorLayer
 from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
 from tfp_flows.layers.scaling import ScalingLayer
+from tfp_flows.layers.standardize import StandardizeLayer
+from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
 
-__all__ = ["ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer"]
+__all__ = [
+    "ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "StandardizeLayer", "VariationalDequantizer",
+]
 
 import tfp_flows as _package  # noqa: E402
 

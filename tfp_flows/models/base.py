@@ -15,6 +15,7 @@ from keras.src.trainers import compile_utils
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors._walk import walk
 from tfp_flows.models import validation
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -156,7 +157,10 @@ class FlowModel(keras.Model, abc.ABC):
         return tf.reshape(self._fast("log_prob", y), batch_shape)
 
     def _log_prob_folded(self, y):
-        return self.distribution.log_prob(y)
+        # One pass through the flow without TFP's per-bijector machinery (see bijectors/_walk.py);
+        # equal to `self.distribution.log_prob(y)`.
+        z, log_det, _ = walk(self._flow(), y, len(self.event_shape), forward=True)
+        return self.base_distribution.log_prob(z) + log_det
 
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre).
@@ -201,7 +205,7 @@ class FlowModel(keras.Model, abc.ABC):
         return tf.reshape(z, tf.concat([batch_shape, [self.num_dims]], 0))
 
     def _encode_folded(self, y):
-        return self._flow().forward(y)
+        return walk(self._flow(), y, len(self.event_shape), forward=True)[0]
 
     def decode(self, z, jit_compile: bool | None = None) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
@@ -214,7 +218,7 @@ class FlowModel(keras.Model, abc.ABC):
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
     def _decode_folded(self, z):
-        return self._flow().inverse(z)
+        return walk(self._flow(), z, 1, forward=False)[0]
 
     def to_levels(self, y) -> tf.Tensor:
         """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.

@@ -7,21 +7,25 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors import AdditiveCoupling, AffineCoupling, FactorOut, Squeeze, reverse_channels, shuffle_channels
+from tfp_flows.bijectors import (
+    AdditiveCoupling, AffineCoupling, FactorOut, SplineCoupling, Squeeze, reverse_channels, shuffle_channels,
+)
+from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ActNormLayer, GaussianPriorLayer, Invertible1x1ConvLayer
 from tfp_flows.models.base import FlowModel
+from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.models.realnvp import logit_preprocessing
 from tfp_flows.networks import GlowConvNet, ZeroConv2D
 
 tfb = tfp.bijectors
-COUPLINGS = ("affine", "additive")
+COUPLINGS = ("affine", "additive", "spline")
 PERMUTATIONS = ("conv1x1", "shuffle", "reverse")
 PREPROCESSINGS = ("center", "logit")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class Glow(PresetMixin, FlowModel):
+class Glow(PresetMixin, DequantizationMixin, FlowModel):
     """`levels` x `steps` Glow over `(H, W, C)` images.
 
     Data-to-latent: `y - 1/2` (or RealNVP's `logit(alpha + (1 - 2 alpha) y)` with
@@ -33,6 +37,9 @@ class Glow(PresetMixin, FlowModel):
 
     `coupling` ("affine" | "additive") and `permutation` ("conv1x1" | "shuffle" |
     "reverse") reproduce the paper's ablation; `lu` picks the 1x1 conv parametrisation.
+    `coupling="spline"` uses `SplineCoupling` (`spline_bins` bins on `[-spline_bound,
+    spline_bound]`, identity outside) in place of the affine coupling.
+    `dequantization="variational"` learns the dequantization noise (see `DequantizationMixin`).
     """
 
     def __init__(
@@ -47,6 +54,8 @@ class Glow(PresetMixin, FlowModel):
         num_bins: int | None = 256,
         preprocessing: str = "center",
         alpha: float = 0.05,
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
@@ -72,6 +81,8 @@ class Glow(PresetMixin, FlowModel):
             )
         self.levels, self.steps, self.hidden_channels = levels, steps, hidden_channels
         self.coupling, self.permutation, self.lu = coupling, permutation, lu
+        check_spline_knobs(spline_bins, spline_bound, "Glow")
+        self.spline_bins, self.spline_bound = spline_bins, float(spline_bound)
 
         self.level_shapes = []  # the squeezed (h, w, c) each level's steps work on
         self.actnorms, self.permutes, self.nets, self.split_priors = [], [], [], []
@@ -86,7 +97,7 @@ class Glow(PresetMixin, FlowModel):
                 self.actnorms.append(ActNormLayer(channels, name=f"{tag}_actnorm"))
                 if permutation == "conv1x1":
                     self.permutes.append(Invertible1x1ConvLayer(channels, lu=lu, seed=level * 1000 + step, name=f"{tag}_conv1x1"))
-                out = 2 * transformed if coupling == "affine" else transformed
+                out = {"affine": 2, "additive": 1, "spline": SplineCoupling.params_per_entry(spline_bins)}[coupling] * transformed
                 self.nets.append(GlowConvNet(out, hidden_channels, name=f"{tag}_coupling"))
             if level < levels - 1:
                 factored = channels // 2
@@ -107,8 +118,11 @@ class Glow(PresetMixin, FlowModel):
                 permute = shuffle_channels(channels, seed=i)
             else:
                 permute = reverse_channels(channels)
-            coupling_cls = AffineCoupling if self.coupling == "affine" else AdditiveCoupling
-            coupling = coupling_cls(self._conditioner(self.nets[i]), "channel", shape)
+            net = self._conditioner(self.nets[i])
+            if self.coupling == "spline":
+                coupling = SplineCoupling(net, "channel", shape, spline_bins=self.spline_bins, spline_bound=self.spline_bound)
+            else:
+                coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(net, "channel", shape)
             out += [self.actnorms[i].bijector(), permute, coupling]
         return out  # data direction, first applied first
 
@@ -139,5 +153,6 @@ class Glow(PresetMixin, FlowModel):
             levels=self.levels, steps=self.steps, hidden_channels=self.hidden_channels,
             coupling=self.coupling, permutation=self.permutation, lu=self.lu,
             preprocessing=self.preprocessing, alpha=self.alpha,
+            spline_bins=self.spline_bins, spline_bound=self.spline_bound,
         )
         return config

@@ -7,17 +7,21 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors import AdditiveCoupling
+from tfp_flows.bijectors import AdditiveCoupling, SplineCoupling
+from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ScalingLayer
 from tfp_flows.models.base import FlowModel
+from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
+from tfp_flows.models.realnvp import _standardizer
 from tfp_flows.networks import MLP
 
 tfb = tfp.bijectors
+COUPLINGS = ("additive", "spline")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class NICE(PresetMixin, FlowModel):
+class NICE(PresetMixin, DequantizationMixin, FlowModel):
     """`num_couplings` additive couplings alternating the odd/even split, then `exp(s)` scaling.
 
     Data-to-latent: (`y - 1/2` for discrete data) -> flatten -> coupling(odd/even, parity 0)
@@ -26,6 +30,12 @@ class NICE(PresetMixin, FlowModel):
     couplings start as the identity). The prior is a standard logistic (the paper's
     choice) or a standard normal. Deviation from the paper: the scaling layer is
     initialised from the first batch to give unit-variance latents (see `ScalingLayer`).
+    `standardize=True` (vectors) standardises the data first, inside the flow, as RealNVP.
+
+    `coupling="spline"` swaps each additive coupling for a `SplineCoupling` on the same
+    odd/even split (`spline_bins` bins on `[-spline_bound, spline_bound]`; no longer
+    volume-preserving). `dequantization="variational"` (image event shapes) learns the
+    dequantization noise (see `DequantizationMixin`).
     """
 
     def __init__(
@@ -36,9 +46,19 @@ class NICE(PresetMixin, FlowModel):
         hidden_layers: int = 5,
         prior: str = "logistic",
         num_bins: int | None = 256,
+        standardize: bool = False,
+        coupling: str = "additive",
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, prior=prior, **kwargs)
+        self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
+        if coupling not in COUPLINGS:
+            raise ValueError(f"NICE: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
+        check_spline_knobs(spline_bins, spline_bound, "NICE")
+        self.coupling, self.spline_bins, self.spline_bound = coupling, spline_bins, float(spline_bound)
+        per_entry = 1 if coupling == "additive" else SplineCoupling.params_per_entry(spline_bins)
         if not isinstance(num_couplings, int) or num_couplings < 1:
             raise ValueError(f"NICE: expected num_couplings >= 1, got {num_couplings!r}.")
         if self.num_dims < 2:
@@ -48,7 +68,7 @@ class NICE(PresetMixin, FlowModel):
         self.shift_nets = []
         for i, (_, parity) in enumerate(self._masks):
             transformed = self.num_dims // 2 if parity == 0 else self.num_dims - self.num_dims // 2
-            self.shift_nets.append(MLP(transformed, hidden_units, hidden_layers, zero_init=True, name=f"coupling_{i}"))
+            self.shift_nets.append(MLP(per_entry * transformed, hidden_units, hidden_layers, zero_init=True, name=f"coupling_{i}"))
         self.scaling = ScalingLayer((self.num_dims,), name="scaling")
         self._build_all()
 
@@ -56,13 +76,28 @@ class NICE(PresetMixin, FlowModel):
         dims = (self.num_dims,)
         steps = [tfb.Reshape(event_shape_out=dims, event_shape_in=self.event_shape)]
         for net, (mask, parity) in zip(self.shift_nets, self._masks):
-            steps.append(AdditiveCoupling(self._conditioner(net), mask, dims, parity=parity))
+            net = self._conditioner(net)
+            if self.coupling == "spline":
+                steps.append(SplineCoupling(net, mask, dims, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound))
+            else:
+                steps.append(AdditiveCoupling(net, mask, dims, parity=parity))
         steps.append(self.scaling.bijector())
         if self.num_bins is not None:
             steps.insert(0, tfb.Shift(tf.constant(-0.5, self.flow_dtype)))  # data in [0, 1) centred on 0, where the prior is
+        if self.standardizer is not None:
+            steps.insert(0, self.standardizer.bijector())  # vectors in their own units
         return tfb.Chain(steps[::-1])
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_couplings=self.num_couplings, hidden_units=self.hidden_units, hidden_layers=self.hidden_layers)
+        config.update(
+            num_couplings=self.num_couplings, hidden_units=self.hidden_units, hidden_layers=self.hidden_layers,
+            coupling=self.coupling, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+            standardize=self.standardizer is not None,
+        )
         return config
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        if self.standardizer is not None and not self.standardizer.is_adapted:
+            self.standardizer.adapt(self.dequantize(x) if discrete else x)
+        super().initialize(x, discrete)

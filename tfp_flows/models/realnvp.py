@@ -7,13 +7,16 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors import AffineCoupling, FactorOut, Squeeze
-from tfp_flows.layers import ActNormLayer
+from tfp_flows.bijectors import AffineCoupling, FactorOut, SplineCoupling, Squeeze
+from tfp_flows.bijectors.spline_coupling import check_spline_knobs
+from tfp_flows.layers import ActNormLayer, StandardizeLayer
 from tfp_flows.models.base import FlowModel
+from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import MLP, RealNVPResNet
 
 tfb = tfp.bijectors
+COUPLINGS = ("affine", "spline")
 
 
 def logit_preprocessing(alpha: float, dtype=tf.float32) -> tfb.Bijector:
@@ -23,7 +26,7 @@ def logit_preprocessing(alpha: float, dtype=tf.float32) -> tfb.Bijector:
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class RealNVP(PresetMixin, FlowModel):
+class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
     """Multi-scale RealNVP; ActNorm after every coupling (batch-norm free).
 
     Images, data-to-latent, per scale but the last: 3 checkerboard couplings
@@ -34,7 +37,14 @@ class RealNVP(PresetMixin, FlowModel):
     `logit(alpha + (1 - 2 alpha) y)`.
 
     Vectors `(D,)`: `num_couplings` affine couplings alternating halves, MLP conditioners
-    (`hidden_layers` x `filters` units) with a soft-clamped log-scale.
+    (`hidden_layers` x `filters` units) with a soft-clamped log-scale. `standardize=True`
+    (vectors only) puts a `StandardizeLayer` first, so the flow sees standardised data
+    while `log_prob` stays a density in the data's own units.
+
+    `coupling="spline"` (images and vectors) replaces every affine coupling by a
+    `SplineCoupling` (`spline_bins` bins on `[-spline_bound, spline_bound]`, identity
+    outside; the ResNets then have a plain linear head). `dequantization="variational"`
+    (images) learns the dequantization noise (see `DequantizationMixin`).
     """
 
     def __init__(
@@ -47,9 +57,19 @@ class RealNVP(PresetMixin, FlowModel):
         alpha: float = 0.05,
         num_couplings: int = 8,
         hidden_layers: int = 2,
+        standardize: bool = False,
+        coupling: str = "affine",
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
+        if coupling not in COUPLINGS:
+            raise ValueError(f"RealNVP: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
+        check_spline_knobs(spline_bins, spline_bound, "RealNVP")
+        self.coupling, self.spline_bins, self.spline_bound = coupling, spline_bins, float(spline_bound)
+        self._params_per_entry = 2 if coupling == "affine" else SplineCoupling.params_per_entry(spline_bins)
         if not 0.0 < alpha < 0.5:  # alpha = 0 puts y = 0 and y = 1 at logit = -inf, +inf
             raise ValueError(f"RealNVP: expected alpha in (0, 0.5), got {alpha!r}.")
         self.num_scales, self.res_blocks, self.filters = num_scales, res_blocks, filters
@@ -83,7 +103,10 @@ class RealNVP(PresetMixin, FlowModel):
             couplings = [step for step in stage if step[0] == "coupling"]
             for i, (_, mask, parity, s) in enumerate(couplings):
                 b_channels = s[2] if mask == "checkerboard" else (s[2] // 2 if parity == 0 else s[2] - s[2] // 2)
-                self.nets.append(RealNVPResNet(2 * b_channels, self.res_blocks, self.filters, name=f"s{scale}_coupling{i}"))
+                self.nets.append(RealNVPResNet(
+                    self._params_per_entry * b_channels, self.res_blocks, self.filters,
+                    affine_head=self.coupling == "affine", name=f"s{scale}_coupling{i}",
+                ))
                 self.norms.append(ActNormLayer(s[2], name=f"s{scale}_actnorm{i}"))
             shape = (shape[0], shape[1], shape[2] - shape[2] // 2)  # after factoring out half
 
@@ -95,7 +118,7 @@ class RealNVP(PresetMixin, FlowModel):
         self.nets, self.norms = [], []
         for i, (_, _, parity, _) in enumerate(self.plan[0]):
             transformed = dims - dims // 2 if parity == 0 else dims // 2
-            self.nets.append(MLP(2 * transformed, self.filters, self.hidden_layers, zero_init=True, name=f"coupling{i}"))
+            self.nets.append(MLP(self._params_per_entry * transformed, self.filters, self.hidden_layers, zero_init=True, name=f"coupling{i}"))
             self.norms.append(ActNormLayer(dims, event_ndims=1, name=f"actnorm{i}"))
 
     def _flow(self):
@@ -111,12 +134,19 @@ class RealNVP(PresetMixin, FlowModel):
                     continue
                 _, mask, parity, shape = step
                 net, norm = next(layers)
-                steps += [AffineCoupling(self._conditioner(net), mask, shape, parity=parity, scale_fn=scale_fn), norm.bijector()]
+                steps += [self._coupling(self._conditioner(net), mask, shape, parity, scale_fn), norm.bijector()]
             stages.append(steps)
         flow = self._join_scales(stages) if image else tfb.Chain(stages[0][::-1])
+        if self.standardizer is not None:
+            flow = tfb.Chain([flow, self.standardizer.bijector()])
         if self.num_bins is None:
             return flow
         return tfb.Chain([flow, logit_preprocessing(self.alpha, self.flow_dtype)])
+
+    def _coupling(self, net, mask, shape, parity, scale_fn):
+        if self.coupling == "spline":
+            return SplineCoupling(net, mask, shape, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound)
+        return AffineCoupling(net, mask, shape, parity=parity, scale_fn=scale_fn)
 
     def _join_scales(self, stages):
         """Nests the scales through FactorOut, deepest first: one bijector, image -> flat latent."""
@@ -136,7 +166,22 @@ class RealNVP(PresetMixin, FlowModel):
         config = super().get_config()
         config.update(
             num_scales=self.num_scales, res_blocks=self.res_blocks, filters=self.filters, alpha=self.alpha,
-            num_couplings=self.num_couplings, hidden_layers=self.hidden_layers,
+            num_couplings=self.num_couplings, hidden_layers=self.hidden_layers, standardize=self.standardizer is not None,
+            coupling=self.coupling, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
         )
         return config
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        if self.standardizer is not None and not self.standardizer.is_adapted:
+            self.standardizer.adapt(self.dequantize(x) if discrete else x)
+        super().initialize(x, discrete)
+
+
+def _standardizer(standardize: bool, event_shape, owner: str):
+    """A `StandardizeLayer` for vector flows that asked for one (shared by RealNVP and NICE)."""
+    if not standardize:
+        return None
+    if len(event_shape) != 1:
+        raise ValueError(f"{owner}: standardize=True applies to vectors (D,), got event shape {event_shape}.")
+    return StandardizeLayer(event_shape[0], name="standardize")
 

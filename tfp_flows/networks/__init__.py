@@ -3,8 +3,13 @@ from tfp_flows.networks.glow_conv import GlowConvNet, ZeroConv2D
 from tfp_flows.networks.mlp import MLP
 from tfp_flows.networks.normalization import DataInitNorm
 from tfp_flows.networks.resnet import RealNVPResNet, ResidualBlock
+from tfp_flows.networks.vit import TransformerBlock, VisionTransformer
+from tfp_flows.networks.wavenet import WaveNet
 
-__all__ = ["DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "ZeroConv2D"]
+__all__ = [
+    "DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "TransformerBlock", "VisionTransformer", "WaveNet",
+    "ZeroConv2D",
+]
 
 import tfp_flows as _package  # noqa: E402
 

@@ -39,18 +39,20 @@ class RealNVPResNet(keras.layers.Layer):
 
     Outputs `concat(shift, log_scale)` with `out_channels // 2` channels each, where
     `log_scale = scale * tanh(h)` and `scale` is a learned per-channel factor (Dinh et al.
-    2016): bounded, so `AffineCoupling(..., scale_fn="exp")` stays stable.
+    2016): bounded, so `AffineCoupling(..., scale_fn="exp")` stays stable. With
+    `affine_head=False` the zero conv's output is returned as is (spline couplings).
     """
 
-    def __init__(self, out_channels: int, res_blocks: int = 8, filters: int = 64, **kwargs):
+    def __init__(self, out_channels: int, res_blocks: int = 8, filters: int = 64, affine_head: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(out_channels, int) or out_channels < 2 or out_channels % 2:
+        if not isinstance(out_channels, int) or out_channels < 1 or (affine_head and (out_channels < 2 or out_channels % 2)):
             raise ValueError(f"RealNVPResNet: expected an even out_channels >= 2, got {out_channels!r}.")
         if not isinstance(res_blocks, int) or res_blocks < 0:
             raise ValueError(f"RealNVPResNet: expected res_blocks >= 0, got {res_blocks!r}.")
         if not isinstance(filters, int) or filters < 1:
             raise ValueError(f"RealNVPResNet: expected filters >= 1, got {filters!r}.")
         self.out_channels, self.res_blocks, self.filters = out_channels, res_blocks, filters
+        self.affine_head = bool(affine_head)
         self.conv_in = keras.layers.Conv2D(filters, 3, padding="same", name="conv_in")
         self.blocks = [ResidualBlock(filters, name=f"block_{i}") for i in range(res_blocks)]
         self.norm_out = DataInitNorm(name="norm_out")
@@ -61,17 +63,21 @@ class RealNVPResNet(keras.layers.Layer):
         hidden = tuple(input_shape[:-1]) + (self.filters,)
         for layer in self.blocks + [self.norm_out, self.conv_out]:
             layer.build(hidden)
-        self.scale = self.add_weight(shape=(self.out_channels // 2,), initializer="ones", name="scale")
+        if self.affine_head:
+            self.scale = self.add_weight(shape=(self.out_channels // 2,), initializer="ones", name="scale")
         self.built = True
 
     def call(self, x):
         h = self.conv_in(x)
         for block in self.blocks:
             h = block(h)
-        shift, raw = ops.split(self.conv_out(ops.relu(self.norm_out(h))), 2, axis=-1)
+        out = self.conv_out(ops.relu(self.norm_out(h)))
+        if not self.affine_head:
+            return out
+        shift, raw = ops.split(out, 2, axis=-1)
         return ops.concatenate([shift, ops.cast(self.scale, raw.dtype) * ops.tanh(raw)], axis=-1)
 
     def get_config(self):
         config = super().get_config()
-        config.update(out_channels=self.out_channels, res_blocks=self.res_blocks, filters=self.filters)
+        config.update(out_channels=self.out_channels, res_blocks=self.res_blocks, filters=self.filters, affine_head=self.affine_head)
         return config

@@ -2,7 +2,8 @@
 
 Layout: `config.json` (what was asked), `state.json` (epochs done, best validation
 bits/dim, history), `last.keras` (model and optimizer after the last finished epoch),
-`best.keras`, `samples/epoch_NNN.png`, `logs/` (TensorBoard), `eval_<split>.json`.
+`best.keras`, `samples/epoch_NNN.png` (images), `logs/` (TensorBoard), `eval_<split>.json`,
+and for users' own files `splits.json` (which examples are train, validation and test).
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class RunDir:
 
     @property
     def exists(self) -> bool:
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise RunError(f"{self.path} is a file, not a run directory.")
         return os.path.exists(self.file("config.json"))
 
     # ---------------------------------------------------------------- json
@@ -42,13 +45,13 @@ class RunDir:
 
     def write_json(self, name: str, content: dict) -> None:
         os.makedirs(self.path, exist_ok=True)
-        _atomic_write(self.file(name), lambda tmp: _dump(tmp, content))
+        atomic_write(self.file(name), lambda tmp: _dump(tmp, content))
 
     # ---------------------------------------------------------------- models
     def save_model(self, model: keras.Model, name: str) -> None:
         """Saves `model` (with its optimizer state) to `name` via a temporary file and a rename."""
         os.makedirs(self.path, exist_ok=True)
-        _atomic_write(self.file(name), model.save, suffix=".keras")
+        atomic_write(self.file(name), model.save, suffix=".keras")
 
     def load_model(self, name: str, compile: bool = True) -> keras.Model:
         path = self.file(name)
@@ -73,7 +76,7 @@ def _dump(path, content):
         json.dump(content, handle, indent=2, sort_keys=True)
 
 
-def _atomic_write(path: str, write, suffix: str = "") -> None:
+def atomic_write(path: str, write, suffix: str = "") -> None:
     """`write(tmp_path)`, then rename over `path`; a failure leaves `path` as it was."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)

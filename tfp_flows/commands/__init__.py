@@ -1,0 +1,22 @@
+"""The work behind each `tfp-flows` subcommand (imported lazily by `cli.py`: it loads TensorFlow).
+
+One function per subcommand, `name(args) -> exit code`; errors a user can fix are the
+`USER_ERRORS` and are printed as one line.
+"""
+from tfp_flows import data
+from tfp_flows.commands.evaluation import evaluate, score
+from tfp_flows.commands.exporting import export
+from tfp_flows.commands.sampling import sample
+from tfp_flows.commands.train import build_model, train
+from tfp_flows.training import RunError
+
+USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
+
+
+def vocode(args) -> int:
+    """`tfp-flows vocode`: speech from a WAV's mel (or a mel .npy) with a trained WaveGlow."""
+    from tfp_flows.commands import speech
+
+    return speech.vocode(args)
+
+__all__ = ["USER_ERRORS", "build_model", "evaluate", "export", "sample", "score", "train", "vocode"]

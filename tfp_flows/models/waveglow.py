@@ -1,0 +1,461 @@
+"""WaveGlow (Prenger, Valle & Catanzaro 2018): a flow over waveforms given mel spectrograms.
+
+Built from our bijectors: `Group1D` (the 1-D squeeze into `n_group` channels), then
+`n_flows` x [`Invertible1x1Conv` over `(T', C)` -> `AffineCoupling` whose conditioner is a
+`WaveNet` (WN) stack fed the upsampled mel], with `EarlyOutput` every `n_early_every`
+flows. NVIDIA/waveglow's `glow.py` is the reference for every choice that the paper leaves open.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors import AffineCoupling, EarlyOutput, Group1D, SequenceChannelMask
+from tfp_flows.layers import Invertible1x1ConvLayer
+from tfp_flows.models import validation
+from tfp_flows.models.base import FlowModel
+from tfp_flows.models.presets import PresetMixin
+from tfp_flows.networks import WaveNet
+
+tfb, tfd = tfp.bijectors, tfp.distributions
+UPSAMPLE_INITS = ("random", "repeat")
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class WaveGlow(PresetMixin, FlowModel):
+    """Density of a waveform `y` (float in [-1, 1), shape `[..., T]`) given its log-mel `[..., n_mels, F]`.
+
+    Data-to-latent (the normalising direction): group `y` into `(T / n_group, n_group)`;
+    for `k = 0 .. n_flows - 1`: every `n_early_every` flows (`k > 0`) the first
+    `n_early_size` channels leave as latents (`EarlyOutput`), then an invertible 1x1
+    conv mixes the remaining `C_k` channels and an affine coupling (`y_b = exp(log s) *
+    x_b + t`, NVIDIA's unbounded `exp`) transforms the last `C_k - C_k // 2` given the
+    first `C_k // 2` and the mel; the latent `z` has the waveform's length and a base
+    `N(0, sigma^2)` (`sigma` the training sigma).
+
+    Conditioning: the mel is upsampled to the audio rate by a transposed 1-D conv
+    (kernel `upsample_kernel`, stride `hop_length`: `F` frames give `(F - 1) * hop +
+    kernel >= F * hop` samples), trimmed to the audio length and grouped like the audio
+    into `n_mels * n_group` channels. The mel is bound into each coupling's conditioner
+    when the flow is built for it (`conditional_bijector(mel)`), as the flow is rebuilt
+    from the current weights on every call.
+
+    Discrete audio. `fit`/`evaluate` take dicts `{"audio": int16 levels [B, T], "mel": [B,
+    n_mels, T // hop]}` and model `y = (x + u) / 32768`, `u ~ U[0, 1)`. The logged `loss` is
+    nats per example and `bits_per_sample = -(log p(y) - T log 32768) / (T log 2)`: the
+    bits/dim of `FlowModel` with one dimension per audio sample (the bin width of `y` is
+    `1 / 32768` = `2 / num_bins`), 16 for a uniform model of 16-bit audio.
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 80,
+        n_flows: int = 12,
+        n_group: int = 8,
+        n_early_every: int = 4,
+        n_early_size: int = 2,
+        wn_layers: int = 8,
+        wn_channels: int = 256,
+        wn_kernel_size: int = 3,
+        hop_length: int = 256,
+        upsample_kernel: int = 1024,
+        segment_length: int = 16000,
+        sigma: float = 1.0,
+        inference_sigma: float = 0.6,
+        learning_rate: float = 1e-4,
+        sample_rate: int = 22050,
+        n_fft: int = 1024,
+        win_length: int = 1024,
+        fmin: float = 0.0,
+        fmax: float = 8000.0,
+        lu: bool = True,
+        upsample_init: str = "random",
+        num_bins: int = 65536,
+        **kwargs,
+    ):
+        kwargs.pop("event_shape", None)  # from FlowModel's config: always (segment_length,)
+        ints = dict(
+            n_mels=n_mels, n_flows=n_flows, n_group=n_group, n_early_every=n_early_every, wn_layers=wn_layers,
+            wn_channels=wn_channels, wn_kernel_size=wn_kernel_size, hop_length=hop_length,
+            upsample_kernel=upsample_kernel, segment_length=segment_length, sample_rate=sample_rate, n_fft=n_fft,
+            win_length=win_length,
+        )
+        for key, value in ints.items():
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"WaveGlow: expected an integer {key} >= 1, got {value!r}.")
+        if not isinstance(n_early_size, int) or n_early_size < 0 or n_early_size % 2:
+            raise ValueError(f"WaveGlow: expected an even n_early_size >= 0, got {n_early_size!r}.")
+        if n_group < 2 or n_group % 2:
+            raise ValueError(f"WaveGlow: expected an even n_group >= 2 (the couplings split channels in halves), got {n_group}.")
+        remaining = n_group - n_early_size * ((n_flows - 1) // n_early_every)
+        if remaining < 2:
+            raise ValueError(
+                f"WaveGlow: {n_flows} flows with {n_early_size} early channels every {n_early_every} flows leave "
+                f"{remaining} of n_group = {n_group} channels; the last couplings need at least 2."
+            )
+        if hop_length % n_group:
+            raise ValueError(f"WaveGlow: expected hop_length divisible by n_group = {n_group}, got {hop_length}.")
+        if upsample_kernel < hop_length:
+            raise ValueError(f"WaveGlow: expected upsample_kernel >= hop_length = {hop_length}, got {upsample_kernel}.")
+        if segment_length % n_group:
+            raise ValueError(f"WaveGlow: expected segment_length divisible by n_group = {n_group}, got {segment_length}.")
+        if not sigma > 0 or not inference_sigma >= 0:
+            raise ValueError(f"WaveGlow: expected sigma > 0 and inference_sigma >= 0, got {sigma!r} and {inference_sigma!r}.")
+        if upsample_init not in UPSAMPLE_INITS:
+            raise ValueError(f"WaveGlow: unknown upsample_init {upsample_init!r}; expected one of {UPSAMPLE_INITS}.")
+        if num_bins < 4 or num_bins % 2:
+            raise ValueError(f"WaveGlow: expected an even num_bins (65536 for 16-bit audio), got {num_bins!r}.")
+        super().__init__((segment_length,), num_bins=int(num_bins), **kwargs)
+        for key, value in ints.items():
+            setattr(self, key, int(value))
+        self.n_early_size = n_early_size
+        self.sigma, self.inference_sigma, self.learning_rate = float(sigma), float(inference_sigma), float(learning_rate)
+        self.fmin, self.fmax, self.lu, self.upsample_init = float(fmin), float(fmax), bool(lu), upsample_init
+        self.audio_scale = self.num_bins / 2  # y = x / 32768 for 16-bit audio
+        self.bpd_tracker = keras.metrics.Mean(name="bits_per_sample")
+        self._infer_graph = None
+
+        self.channels = []  # channels each flow works on, after the early outputs before it
+        channels = n_group
+        for k in range(n_flows):
+            if k > 0 and k % n_early_every == 0:
+                channels -= n_early_size
+            self.channels.append(channels)
+        self.upsample = keras.layers.Conv1DTranspose(
+            n_mels, upsample_kernel, strides=hop_length, padding="valid", name="upsample"
+        )
+        self.convs = [
+            Invertible1x1ConvLayer(c, lu=lu, seed=k, event_ndims=2, name=f"f{k}_conv1x1") for k, c in enumerate(self.channels)
+        ]
+        self.wns = [
+            WaveNet(2 * (c - c // 2), wn_layers, wn_channels, wn_kernel_size, name=f"f{k}_wn")
+            for k, c in enumerate(self.channels)
+        ]
+        self._build_all()
+        if upsample_init == "repeat":
+            self.upsample.kernel.assign(_repeating_kernel(upsample_kernel, hop_length, n_mels))
+
+    # ------------------------------------------------------------------ structure
+    def _build_all(self):
+        self.log_prob(tf.zeros([1, self.hop_length]), tf.zeros([1, self.n_mels, 1]))
+        self.built = True
+
+    def _condition(self, mel, length):
+        """The mel `[..., n_mels, F]` at the audio rate, grouped: `[..., length / n_group, n_mels * n_group]`."""
+        batch_shape = tf.shape(mel)[:-2]
+        frames = tf.shape(mel)[-1]
+        folded = tf.transpose(tf.reshape(mel, [-1, self.n_mels, frames]), [0, 2, 1])
+        spect = self.upsample(folded)[:, :length]  # (F - 1) * hop + kernel samples, trimmed to the audio
+        steps = length // self.n_group
+        # NVIDIA's layout: channel m * n_group + j holds mel bin m at sample t * n_group + j.
+        spect = tf.reshape(spect, [-1, steps, self.n_group, self.n_mels])
+        spect = tf.reshape(tf.transpose(spect, [0, 1, 3, 2]), [-1, steps, self.n_mels * self.n_group])
+        return tf.reshape(spect, tf.concat([batch_shape, [steps, self.n_mels * self.n_group]], 0))
+
+    def _wn_conditioner(self, network, cond):
+        """`x_a -> network(x_a, cond)`, with `cond` broadcast over any extra sample dimensions of `x_a`."""
+        call = lambda x, c: network(x, c)  # noqa: E731
+        if self.recompute and self.built:  # weights are created outside recompute_grad
+            call = tf.recompute_grad(call)
+
+        def conditioner(x_a):
+            if x_a.shape.rank == 3 and cond.shape.rank == 3:
+                return call(x_a, cond)
+            shape = tf.shape(x_a)
+            lead = shape[:-2]
+            c = tf.broadcast_to(cond, tf.concat([lead, tf.shape(cond)[-2:]], 0))
+            folded_x = tf.reshape(x_a, tf.concat([[-1], shape[-2:]], 0))
+            out = call(folded_x, tf.reshape(c, tf.concat([[-1], tf.shape(cond)[-2:]], 0)))
+            return tf.reshape(out, tf.concat([lead, tf.shape(out)[-2:]], 0))
+
+        conditioner.takes_any_batch = True  # it folds x_a and the mel together (see call_folded)
+        return conditioner
+
+    def _flow(self, cond=None) -> tfb.Bijector:
+        """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`."""
+        if cond is None:
+            raise ValueError("WaveGlow: the flow depends on a mel spectrogram; use conditional_bijector(mel).")
+        flow = None
+        for k in reversed(range(self.n_flows)):
+            coupling = AffineCoupling(
+                self._wn_conditioner(self.wns[k], cond), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
+                name=f"f{k}_coupling",
+            )
+            steps = [self.convs[k].bijector(), coupling] + ([flow] if flow is not None else [])
+            flow = tfb.Chain(steps[::-1], name=f"flows_{k}")
+            if k > 0 and k % self.n_early_every == 0:
+                flow = EarlyOutput(flow, self.n_early_size, name=f"early_{k}")
+        group = Group1D(self.n_group)
+        return tfb.Chain([tfb.Invert(group), flow, group], name="waveglow")
+
+    def conditional_bijector(self, mel) -> tfb.Bijector:
+        """z -> y (TFP direction) for waveforms of `F * hop_length` samples given `mel` `[..., n_mels, F]`."""
+        mel = self._check_mel(mel)
+        return tfb.Invert(self._flow(self._condition(mel, tf.shape(mel)[-1] * self.hop_length)))
+
+    def conditional_distribution(self, mel, sigma: float | None = None) -> tfd.TransformedDistribution:
+        """`tfd.TransformedDistribution` over waveforms `[..., F * hop_length]` given `mel` `[..., n_mels, F]`.
+
+        Batch shape: the mel's batch shape; `sample(n)` gives `[n, *batch, T]`. `sigma`
+        defaults to the training sigma (the density `log_prob` evaluates).
+        """
+        mel = self._check_mel(mel)
+        length = tf.shape(mel)[-1] * self.hop_length
+        scale = self.sigma if sigma is None else sigma
+        base = tfd.Sample(tfd.Normal(tf.zeros(tf.shape(mel)[:-2]), tf.cast(scale, tf.float32)), [length])
+        return tfd.TransformedDistribution(base, tfb.Invert(self._flow(self._condition(mel, length))))
+
+    @property
+    def bijector(self):
+        raise ValueError("WaveGlow: the bijector depends on a mel spectrogram; use model.conditional_bijector(mel).")
+
+    @property
+    def distribution(self):
+        raise ValueError("WaveGlow: the distribution depends on a mel spectrogram; use model.conditional_distribution(mel).")
+
+    @property
+    def base_distribution(self):
+        raise ValueError("WaveGlow: the base's length follows the mel; use model.conditional_distribution(mel).")
+
+    def mel_config(self):
+        """The `data.audio.MelConfig` of the features this model was trained on."""
+        from tfp_flows.data.audio import MelConfig
+
+        return MelConfig(
+            sample_rate=self.sample_rate, n_fft=self.n_fft, win_length=self.win_length, hop_length=self.hop_length,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+        )
+
+    # ------------------------------------------------------------------ checks
+    def _check_mel(self, mel, what: str = "mel") -> tf.Tensor:
+        owner = type(self).__name__
+        mel = validation.as_real_tensor(mel, owner, what)
+        rank = mel.shape.rank
+        if rank is not None and rank < 2:
+            raise ValueError(
+                f"{owner}: expected {what} of shape [..., n_mels={self.n_mels}, frames], got shape {tuple(mel.shape.as_list())}."
+            )
+        if rank is not None and mel.shape[-2] is not None and mel.shape[-2] != self.n_mels:
+            hint = " (is it [frames, n_mels]? transpose the last two axes)" if mel.shape[-1] == self.n_mels else ""
+            raise ValueError(
+                f"{owner}: expected {what} with {self.n_mels} mel channels, shape [..., {self.n_mels}, frames], "
+                f"got shape {tuple(mel.shape.as_list())}{hint}."
+            )
+        if rank is not None and mel.shape[-1] == 0:
+            raise ValueError(f"{owner}: expected {what} with at least one frame, got shape {tuple(mel.shape.as_list())}.")
+        return validation.check_values(mel, owner, what)
+
+    def _check_audio(self, audio, mel, what: str, bounds: dict) -> tf.Tensor:
+        owner = type(self).__name__
+        audio = validation.as_real_tensor(audio, owner, what)
+        if audio.shape.rank is not None and mel.shape.rank is not None and audio.shape.rank != mel.shape.rank - 1:
+            raise ValueError(
+                f"{owner}: expected {what} [..., T] with the batch shape of mel [..., {self.n_mels}, frames], got {what} "
+                f"of shape {tuple(audio.shape.as_list())} and mel of shape {tuple(mel.shape.as_list())}."
+            )
+        length, frames = audio.shape[-1], mel.shape[-1]
+        if length is not None and length % self.n_group:
+            raise ValueError(f"{owner}: expected a {what} length divisible by n_group = {self.n_group}, got {length} samples.")
+        if length is not None and frames is not None and length > (frames - 1) * self.hop_length + self.upsample_kernel:
+            raise ValueError(
+                f"{owner}: {what} of {length} samples is longer than its {frames} mel frames cover "
+                f"({frames} x hop {self.hop_length} = {frames * self.hop_length})."
+            )
+        return validation.check_values(audio, owner, what, **bounds)
+
+    def _pair(self, audio, mel, what: str, bounds: dict):
+        """Checked `(audio [N, T], mel [N, n_mels, F], batch_shape)`."""
+        mel = self._check_mel(mel)
+        audio = self._check_audio(audio, mel, what, bounds)
+        batch_shape = tf.shape(audio)[:-1]
+        folded_mel = tf.reshape(mel, tf.concat([[-1], tf.shape(mel)[-2:]], 0))
+        return tf.reshape(audio, [-1, tf.shape(audio)[-1]]), folded_mel, batch_shape
+
+    # ------------------------------------------------------------------ densities
+    def _log_prob_folded(self, y, mel):
+        length = tf.shape(y)[-1]
+        flow = self._flow(self._condition(mel, length))
+        z = flow.forward(y)
+        log_det = flow.forward_log_det_jacobian(y, event_ndims=1)
+        base = tf.reduce_sum(tfd.Normal(0.0, self.sigma).log_prob(z), axis=-1)
+        return base + log_det
+
+    def log_prob(self, audio, mel) -> tf.Tensor:
+        """Log-density of waveforms `audio` (float in [-1, 1], `[..., T]`) given `mel` `[..., n_mels, F]`; shape `[...]`."""
+        y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
+        return tf.reshape(self._log_prob_folded(y, mel), batch_shape)
+
+    def dequantize(self, x, noise: bool = True) -> tf.Tensor:
+        """`y = (x + u) / 32768` of 16-bit levels `x` in [-32768, 32767], `u ~ U[0, 1)` or `1/2` (`noise=False`)."""
+        u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
+        return (tf.cast(x, tf.float32) + u) / self.audio_scale
+
+    def _levels(self):
+        return dict(low=-self.audio_scale, high=self.audio_scale - 1, integer=True)
+
+    def _bits_per_sample(self, log_prob, length):
+        length = tf.cast(length, tf.float32)
+        return -(log_prob - length * math.log(self.audio_scale)) / (length * math.log(2.0))
+
+    def bits_per_sample(self, audio, mel, noise: bool = False) -> tf.Tensor:
+        """Bits per sample of 16-bit `audio` (integer levels, `[..., T]`) given `mel`; shape `[...]`.
+
+        Deterministic by default (bin centres); `noise=True` dequantizes uniformly as in training.
+        """
+        x, mel, batch_shape = self._pair(audio, mel, "audio", self._levels())
+        log_prob = self._log_prob_folded(self.dequantize(x, noise), mel)
+        return tf.reshape(self._bits_per_sample(log_prob, tf.shape(x)[-1]), batch_shape)
+
+    def bits_per_dim(self, x, mel=None, noise: bool = False) -> tf.Tensor:
+        """`bits_per_sample`; `x` may be a dict `{"audio", "mel"}` (a batch of `data.load`)."""
+        audio, mel = _take_audio(x, mel)
+        return self.bits_per_sample(audio, mel, noise=noise)
+
+    def call(self, inputs, training=False):
+        audio, mel = _take_audio(inputs)
+        return self.log_prob(audio, mel)
+
+    # ------------------------------------------------------------------ latents and synthesis
+    def encode(self, audio, mel) -> tf.Tensor:
+        """The latent `z` (`[..., T]`, early outputs included) of waveforms `audio` given `mel`."""
+        y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
+        z = self._flow(self._condition(mel, tf.shape(y)[-1])).forward(y)
+        return tf.reshape(z, tf.shape(audio))
+
+    def decode(self, z, mel) -> tf.Tensor:
+        """Waveforms of latents `z` `[..., T]` given `mel`; `decode(encode(y, mel), mel) == y` up to float error."""
+        z, mel, batch_shape = self._pair(z, mel, "z", {})
+        y = self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
+        return tf.reshape(y, tf.concat([batch_shape, tf.shape(z)[-1:]], 0))
+
+    def _infer_folded(self, mel, z):
+        return self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
+
+    def infer(self, mel, sigma: float | None = None, seed=None, clip: bool = True) -> tf.Tensor:
+        """Synthesises waveforms `[..., F * hop_length]` (float in [-1, 1]) from mels `[..., n_mels, F]`.
+
+        `sigma` is the standard deviation of the latent (default `inference_sigma`, 0.6 in
+        NVIDIA's recipe; 0 gives the mode's waveform). An int `seed` makes the output
+        reproducible. `clip` limits the waveform to [-1, 1] as a 16-bit WAV does.
+        """
+        owner = f"{type(self).__name__}.infer"
+        sigma = validation.check_temperature(self.inference_sigma if sigma is None else sigma, owner)
+        mel = self._check_mel(mel)
+        batch_shape = tf.shape(mel)[:-2]
+        folded = tf.reshape(mel, tf.concat([[-1], tf.shape(mel)[-2:]], 0))
+        shape = tf.stack([tf.shape(folded)[0], tf.shape(folded)[-1] * self.hop_length])
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            z = tf.random.stateless_normal(shape, seed=[int(seed), 0])
+        else:
+            z = tf.random.normal(shape, seed=seed)
+        z = z * sigma
+        if tf.executing_eagerly():
+            if self._infer_graph is None:  # one traced graph for every batch and mel length: much faster than eager ops
+                signature = [tf.TensorSpec([None, self.n_mels, None], tf.float32), tf.TensorSpec([None, None], tf.float32)]
+                self._infer_graph = tf.function(self._infer_folded, input_signature=signature, autograph=False)
+            y = self._infer_graph(folded, z)
+        else:
+            y = self._infer_folded(folded, z)
+        if clip:
+            y = tf.clip_by_value(y, -1.0, 1.0)
+        return tf.reshape(y, tf.concat([batch_shape, shape[-1:]], 0))
+
+    def sample(self, n: int = 1, temperature: float | None = None, seed=None, mel=None, jit_compile=None) -> tf.Tensor:
+        """`n` waveforms per mel, `[n, ..., T]`; `temperature` is the latent sigma (default `inference_sigma`)."""
+        if mel is None:
+            raise ValueError(
+                "WaveGlow.sample: a waveform needs a mel spectrogram; pass mel=[..., n_mels, frames] "
+                "(or use model.infer(mel); on the command line, tfp-flows vocode)."
+            )
+        n = validation.check_num_samples(n, "WaveGlow.sample")
+        mel = self._check_mel(mel)
+        tiled = tf.broadcast_to(mel, tf.concat([[n], tf.shape(mel)], 0))
+        return self.infer(tiled, sigma=temperature, seed=seed, clip=False)
+
+    # ------------------------------------------------------------------ training
+    def _nll(self, data, training):
+        audio, mel = _take_audio(keras.utils.unpack_x_y_sample_weight(data)[0])
+        x, mel, _ = self._pair(audio, mel, "audio", self._levels())
+        log_prob = self._log_prob_folded(self.dequantize(x, noise=True), mel)
+        return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_sample(log_prob, tf.shape(x)[-1]))
+
+    # Autograph would convert every bijector and TFP call of the step (3x slower tracing, no loops to convert).
+    @tf.autograph.experimental.do_not_convert
+    def train_step(self, data):
+        return super().train_step(data)
+
+    @tf.autograph.experimental.do_not_convert
+    def test_step(self, data):
+        return super().test_step(data)
+
+    def initialize(self, x, discrete: bool = True) -> None:
+        """WaveGlow has no data-dependent initialisation (no ActNorm): checks the batch only."""
+        audio, mel = _take_audio(x)
+        if discrete:
+            self.bits_per_sample(audio, mel)
+        else:
+            self.log_prob(audio, mel)
+        self._initialized.assign(1.0)
+
+    def compile(self, optimizer=None, **kwargs):
+        """Keras `compile`; without an optimizer, Adam at the preset's `learning_rate` (NVIDIA: 1e-4, no clipping)."""
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(self.learning_rate)
+        keras.Model.compile(self, optimizer=optimizer, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """Trains on dicts `{"audio": int16 levels [B, T], "mel": [B, n_mels, T // hop]}` (a `tf.data.Dataset` or arrays)."""
+        if isinstance(x, tf.data.Dataset):
+            first = next(iter(x.take(1)))
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself
+        elif isinstance(x, dict):
+            first = {key: value[: batch_size or 32] for key, value in x.items()}
+        else:
+            raise ValueError(
+                f"WaveGlow.fit: expected a tf.data.Dataset or a dict of arrays with 'audio' and 'mel', got {type(x).__name__}."
+            )
+        self.initialize(keras.utils.unpack_x_y_sample_weight(first)[0] if isinstance(first, tuple) else first)
+        return keras.Model.fit(self, x, y, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("event_shape")
+        config.pop("prior")
+        config.update(
+            n_mels=self.n_mels, n_flows=self.n_flows, n_group=self.n_group, n_early_every=self.n_early_every,
+            n_early_size=self.n_early_size, wn_layers=self.wn_layers, wn_channels=self.wn_channels,
+            wn_kernel_size=self.wn_kernel_size, hop_length=self.hop_length, upsample_kernel=self.upsample_kernel,
+            segment_length=self.segment_length, sigma=self.sigma, inference_sigma=self.inference_sigma,
+            learning_rate=self.learning_rate, sample_rate=self.sample_rate, n_fft=self.n_fft,
+            win_length=self.win_length, fmin=self.fmin, fmax=self.fmax, lu=self.lu, upsample_init=self.upsample_init,
+        )
+        return config
+
+
+def _repeating_kernel(kernel_size: int, hop_length: int, n_mels: int) -> np.ndarray:
+    """A transposed-conv kernel `[kernel, n_mels, n_mels]` that repeats each mel frame over its `hop` samples.
+
+    Frame `t` of `data.audio.mel_spectrogram` is centred on sample `t * hop + hop / 2`; the transposed conv
+    writes frame `t` to samples `t * hop + k`, so ones at `k < hop` give sample `s` the frame whose centre is
+    nearest (`floor(s / hop)`). (A linear interpolation would need taps at `k < 0`.)
+    """
+    window = (np.arange(kernel_size) < hop_length).astype(np.float64)
+    return (window[:, None, None] * np.eye(n_mels)[None]).astype(np.float32)
+
+
+def _take_audio(x, mel=None):
+    """`(audio, mel)` from a dict `{"audio", "mel"}` (what `data.load` yields) or from the two arguments."""
+    if isinstance(x, dict):
+        missing = sorted({"audio", "mel"} - set(x))
+        if missing:
+            raise ValueError(
+                f"WaveGlow: expected a dict with 'audio' and 'mel' entries, got keys {sorted(x)} (missing {missing})."
+            )
+        return x["audio"], x["mel"]
+    if mel is None:
+        raise ValueError(f"WaveGlow: expected a dict {{'audio', 'mel'}} or audio and mel, got {type(x).__name__} without a mel.")
+    return x, mel
