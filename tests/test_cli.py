@@ -84,7 +84,7 @@ def test_resume_refuses_a_different_configuration(run_dir, capsys):
         (["train", "--learning-rate", "0"], "expected a number > 0.0, got 0"),
         (["train", "--dataset", "imagenet", "--preset", "tiny"], "unknown dataset 'imagenet'"),
         (["train", "--model", "nice", "--dataset", "svhn_cropped"], "no NICE preset for dataset 'svhn_cropped'"),
-        (["train", "--preset", "huge"], "unknown Glow preset 'huge'"),
+        (["train", "--preset", "huge"], "unknown RealNVP preset 'huge'"),
         (["evaluate", "--run", "/no/such/run"], "run directory /no/such/run does not exist"),
         (["sample", "--run", "/no/such/run", "--temperature", "-1"], "expected a number >= 0.0, got -1"),
     ],

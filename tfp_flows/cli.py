@@ -79,7 +79,7 @@ def _add_train(commands):
     train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)",
                                 formatter_class=_Help, epilog=EPILOG)
     train.add_argument("--model", choices=MODELS, default=None,
-                       help="flow model (default: glow for images, realnvp for vectors: affine couplings over standardised "
+                       help="flow model (default: realnvp for the embedded digits and for vectors, glow for other images; realnvp for vectors: affine couplings over standardised "
                             "vectors, the more expressive of the two vector flows)")
     train.add_argument("--preset", default=None,
                        help="architecture preset (default: the dataset's name when there is one, 'digits' for other "
@@ -101,10 +101,16 @@ def _add_train(commands):
                             "nice: additive|spline, jet: affine)")
     train.add_argument("--dequantization", choices=DEQUANTIZATIONS, default=None,
                        help="uniform noise (default: the preset's) or a learned q(u|x) (Flow++), for image data")
-    train.add_argument("--epochs", type=_number(int, 1), default=100, help="epochs in all (a rerun trains the rest)")
-    train.add_argument("--batch-size", type=_number(int, 1), default=128, help="examples per step")
+    train.add_argument("--epochs", type=_number(int, 1), default=None,
+                       help="epochs in all (a rerun trains the rest; default: 30 on the embedded digits, else 100)")
+    train.add_argument("--batch-size", type=_number(int, 1), default=None,
+                       help="examples per step (default: 64 on the embedded digits, else 128)")
     train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3, help="Adam learning rate")
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
+    train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                       help="learning rate after the warmup: constant, or cosine decay to 0 over --epochs")
+    train.add_argument("--ema-momentum", type=_number(float, 0.0, maximum=1.0), default=0.99,
+                       help="momentum of the weight average used for validation, checkpoints and samples (0: none)")
     train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce 8-bit images to this many bits")
     train.add_argument("--flip", action="store_true", help="random horizontal flips")
     train.add_argument("--data-dir", default=None, help="TFDS data directory (pre-downloaded data)")

@@ -7,12 +7,12 @@ from tfp_flows.models.jet import Jet
 from tfp_flows.models.nice import NICE
 from tfp_flows.models.presets import PRESETS
 from tfp_flows.models.realnvp import RealNVP
-from tfp_flows.models.schedules import LinearWarmup, default_optimizer
+from tfp_flows.models.schedules import LinearWarmup, WarmupCosineDecay, default_optimizer
 from tfp_flows.models.waveglow import WaveGlow
 
 __all__ = [
-    "DEQUANTIZATIONS", "Denoiser", "FlowModel", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WaveGlow",
-    "default_optimizer",
+    "DEQUANTIZATIONS", "Denoiser", "FlowModel", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WarmupCosineDecay",
+    "WaveGlow", "default_optimizer",
 ]
 
 import tfp_flows as _package  # noqa: E402

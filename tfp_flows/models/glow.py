@@ -15,18 +15,21 @@ from tfp_flows.layers import ActNormLayer, GaussianPriorLayer, Invertible1x1Conv
 from tfp_flows.models.base import FlowModel
 from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
+from tfp_flows.models.realnvp import logit_preprocessing
 from tfp_flows.networks import GlowConvNet, ZeroConv2D
 
 tfb = tfp.bijectors
 COUPLINGS = ("affine", "additive", "spline")
 PERMUTATIONS = ("conv1x1", "shuffle", "reverse")
+PREPROCESSINGS = ("center", "logit")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class Glow(PresetMixin, DequantizationMixin, FlowModel):
     """`levels` x `steps` Glow over `(H, W, C)` images.
 
-    Data-to-latent: `y - 1/2` -> per level: squeeze -> `steps` x [ActNorm -> permutation ->
+    Data-to-latent: `y - 1/2` (or RealNVP's `logit(alpha + (1 - 2 alpha) y)` with
+    `preprocessing="logit"`) -> per level: squeeze -> `steps` x [ActNorm -> permutation ->
     coupling] -> split (all levels but the last), where the factored-out half has the
     learned prior `N(mu(h), sigma(h))` of a zero-initialised conv of the kept half `h`;
     the top latent has a learned prior `N(mean, std)`. The coupling network is
@@ -49,6 +52,8 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         permutation: str = "conv1x1",
         lu: bool = True,
         num_bins: int | None = 256,
+        preprocessing: str = "center",
+        alpha: float = 0.05,
         spline_bins: int = 8,
         spline_bound: float = 3.0,
         **kwargs,
@@ -63,6 +68,11 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             raise ValueError(f"Glow: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
         if permutation not in PERMUTATIONS:
             raise ValueError(f"Glow: unknown permutation {permutation!r}; expected one of {PERMUTATIONS}.")
+        if preprocessing not in PREPROCESSINGS:
+            raise ValueError(f"Glow: unknown preprocessing {preprocessing!r}; expected one of {PREPROCESSINGS}.")
+        if preprocessing == "logit" and not 0.0 < alpha < 0.5:
+            raise ValueError(f"Glow: expected alpha in (0, 0.5), got {alpha!r}.")
+        self.preprocessing, self.alpha = preprocessing, float(alpha)
         height, width, _ = self.event_shape
         if height % 2**levels or width % 2**levels:
             raise ValueError(
@@ -129,13 +139,20 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             flow = tfb.Chain(head + steps[::-1])
         if self.num_bins is None:
             return flow
+        if self.preprocessing == "logit":
+            return tfb.Chain([flow, logit_preprocessing(self.alpha, self.flow_dtype)])
         return tfb.Chain([flow, tfb.Shift(tf.constant(-0.5, self.flow_dtype))])
+
+    def _support(self):
+        # The logit is finite on [0, 1] (alpha > 0); the centring defines a density on all of R^D.
+        return dict(low=0.0, high=1.0) if self.num_bins is not None and self.preprocessing == "logit" else {}
 
     def get_config(self):
         config = super().get_config()
         config.update(
             levels=self.levels, steps=self.steps, hidden_channels=self.hidden_channels,
             coupling=self.coupling, permutation=self.permutation, lu=self.lu,
+            preprocessing=self.preprocessing, alpha=self.alpha,
             spline_bins=self.spline_bins, spline_bound=self.spline_bound,
         )
         return config
