@@ -111,3 +111,7 @@ def test_multi_worker_mirrored_strategy_ends_with_identical_weights(tmp_path):
     np.testing.assert_array_equal(first["weights"], second["weights"])
     np.testing.assert_allclose(first["losses"], second["losses"])
     assert np.isfinite(first["losses"]).all()
+    # WaveGlow under the same strategy: different seeds on the workers, identical weights at the end.
+    np.testing.assert_array_equal(first["waveglow_weights"], second["waveglow_weights"])
+    np.testing.assert_allclose(first["waveglow_losses"], second["waveglow_losses"])
+    assert np.isfinite(first["waveglow_losses"]).all()

@@ -270,6 +270,21 @@ def test_float64_end_to_end(name):
     np.testing.assert_allclose(flow.inverse_log_det_jacobian(y, 3), expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: models.Jet.from_preset("tiny", event_shape=(4, 4, 1), num_bins=17, dtype="float64"),
+        lambda: models.WaveGlow.from_preset("tiny", dtype="float64"),
+        lambda: models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, num_bins=17,
+                            dequantization="variational", dtype="float64"),
+    ],
+    ids=["jet", "waveglow", "variational"],
+)
+def test_float32_only_models_refuse_float64_clearly(make):
+    with pytest.raises(ValueError, match="computes in float32 only, got dtype 'float64'"):
+        make()
+
+
 def test_16_bit_dtypes_are_refused():
     with pytest.raises(ValueError, match="16 bits"):
         models.NICE(event_shape=(4,), num_couplings=1, hidden_units=4, hidden_layers=1, num_bins=None, dtype="bfloat16")

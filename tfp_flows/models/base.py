@@ -96,6 +96,14 @@ class FlowModel(keras.Model, abc.ABC):
         if "__init__" in vars(cls):
             cls.__init__ = _with_layer_dtype(vars(cls)["__init__"])
 
+    def _require_float32(self, what: str) -> None:
+        """A clear error instead of a float32/float64 mix deep inside TensorFlow."""
+        if self.flow_dtype != tf.float32:
+            raise ValueError(
+                f"{type(self).__name__}: {what} computes in float32 only, got dtype {self.dtype_policy.name!r}; "
+                "use dtype='float32' (or a mixed policy)."
+            )
+
     @property
     def flow_dtype(self) -> tf.DType:
         """The dtype of data, bijectors, log-dets and the base: the variables' dtype (float32 under mixed precision)."""
@@ -383,6 +391,16 @@ class FlowModel(keras.Model, abc.ABC):
             # batch axis: give the (already aggregated) scalars one.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras builds a distributed model by reducing the first batch as one tensor, which fails for
+        dict batches (TFDS images, speech `{"audio", "mel"}`). A flow's weights all exist after its
+        constructor and it has no compiled losses or metrics: only the optimizer is left to build."""
+        if self._distribute_strategy is None:
+            return
+        with self.distribute_strategy.scope():
+            if self.optimizer is not None and not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
 
     def compile(self, optimizer=None, **kwargs):
         """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`)."""

@@ -29,6 +29,7 @@ class DequantizationMixin:
         self.dequantization, self.dequantizer_channels = dequantization, dequantizer_channels
         self.dequantizer = None
         if dequantization == "variational":
+            self._require_float32("dequantization='variational'")
             if self.num_bins is None or len(self.event_shape) != 3:
                 raise ValueError(
                     f"{owner}: dequantization='variational' needs discrete images (event shape (H, W, C) and "

@@ -56,6 +56,7 @@ class Jet(PresetMixin, DequantizationMixin, FlowModel):
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        self._require_float32("Jet (its ViT conditioners and token masks)")
         if len(self.event_shape) != 3:
             raise ValueError(f"Jet: expected an image event shape (H, W, C), got {self.event_shape}.")
         for key, value in dict(patch_size=patch_size, couplings=couplings, emb_dim=emb_dim, num_heads=num_heads).items():

@@ -110,6 +110,7 @@ class WaveGlow(PresetMixin, FlowModel):
         if num_bins < 4 or num_bins % 2:
             raise ValueError(f"WaveGlow: expected an even num_bins (65536 for 16-bit audio), got {num_bins!r}.")
         super().__init__((segment_length,), num_bins=int(num_bins), **kwargs)
+        self._require_float32("WaveGlow (its mel features and WaveNet conditioners)")
         for key, value in ints.items():
             setattr(self, key, int(value))
         self.n_early_size = n_early_size
