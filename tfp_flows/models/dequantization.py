@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
-from tfp_flows.models.base import _take_images
+from tfp_flows.models._model_support import _take_images
 
 DEQUANTIZATIONS = ("uniform", "variational")
 

@@ -1,0 +1,109 @@
+"""Helpers of `FlowModel` that are not the model itself: input unpacking, dtype scoping, graph caches."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import weakref
+
+import keras
+import tensorflow as tf
+from keras.src.trainers import compile_utils
+
+
+def _event_shape(event_shape, owner) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in event_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: expected event_shape as a tuple of positive integers, got {event_shape!r}.") from None
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise ValueError(f"{owner}: expected event_shape (D,) or (H, W, C) of positive integers, got {event_shape!r}.")
+    return shape
+
+
+def _take_images(x):
+    """Accepts a tensor, or a dict from tensorflow-datasets with an 'image' entry."""
+    if isinstance(x, dict):
+        if "image" not in x:
+            raise ValueError(f"expected a dict with an 'image' entry, got keys {sorted(x)}.")
+        return x["image"]
+    return x
+
+
+def _first_batch(x, batch_size):
+    """The first batch `fit` will see, for the data-dependent initialisation."""
+    if isinstance(x, tf.data.Dataset):
+        batch = next(iter(x.take(1)))
+    elif hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(x, (tuple, list, dict)):
+        if isinstance(x, keras.utils.PyDataset):
+            batch = x[0]
+        else:
+            batch = x[: batch_size or 32]
+    elif isinstance(x, dict):
+        batch = {k: v[: batch_size or 32] for k, v in x.items()}
+    else:
+        raise ValueError(
+            "fit: cannot take a first batch from data of type "
+            f"{type(x).__name__} for the data-dependent initialisation; call model.initialize(batch) first."
+        )
+    batch = keras.utils.unpack_x_y_sample_weight(batch)[0] if isinstance(batch, tuple) else batch
+    return _take_images(batch)
+
+
+# model -> {(entry, jit): tf.function}. Kept outside the model so that Keras and SavedModel
+# export never see (or try to save) these inference helpers.
+_GRAPH_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class _MetricDirections(compile_utils.MetricsList):
+    """The flow's metrics again, as a list: where Keras callbacks look up `_direction`."""
+
+    def result(self):
+        return self.get_result()
+
+
+class _Recomputed:
+    """A network whose activations are recomputed in the backward pass (`tf.recompute_grad`).
+
+    Keeps the network's `weights` visible, so bijectors still list its variables.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self._call = tf.recompute_grad(lambda x: network(x))
+
+    @property
+    def weights(self):
+        return self.network.weights
+
+    def __call__(self, x):
+        return self._call(x)
+
+
+def _with_layer_dtype(init):
+    """Wraps a model's `__init__` so that the layers it creates take the model's `dtype`.
+
+    Keras layers take the global dtype policy when built, not their parent's: a model
+    asked for `dtype="float64"` would otherwise hold float32 layers.
+    """
+
+    @functools.wraps(init)
+    def wrapped(self, *args, **kwargs):
+        with _global_dtype_policy(kwargs.get("dtype")):
+            init(self, *args, **kwargs)
+
+    wrapped.__signature__ = inspect.signature(init)  # Keras reads the constructor's arguments
+    return wrapped
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(dtype):
+    if dtype is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
