@@ -9,20 +9,16 @@ import sys
 import pytest
 import tensorflow as tf
 
-from conftest import run_cli
+from conftest import TINY_GLOW_TRAIN, copy_run, run_cli
 
 from tfp_flows import cli
 from tfp_flows.training import RunDir
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A tiny Glow trained 2 epochs on digits through the CLI (traced once for the module)."""
-    out = str(tmp_path_factory.mktemp("cli") / "run")
-    code = cli.main(["train", "--model", "glow", "--preset", "tiny", "--epochs", "2", "--batch-size", "256",
-                     "--samples", "16", "--warmup-steps", "2", "--output", out])
-    assert code == 0
-    return out
+def run_dir(trained_tiny_run, tmp_path_factory):
+    """This module's copy of the session's tiny Glow, trained 2 epochs on digits through the CLI."""
+    return copy_run(trained_tiny_run, tmp_path_factory.mktemp("cli") / "run")
 
 
 def test_train_writes_checkpoints_samples_logs(run_dir):
@@ -42,8 +38,7 @@ def test_rerun_resumes_epoch_and_optimizer_state(run_dir):
     before = RunDir(run_dir).load_model("last.keras")
     iterations = int(before.optimizer.iterations.numpy())
     assert iterations == 2 * 5  # 1257 images / 256 per batch = 5 steps per epoch
-    code = cli.main(["train", "--model", "glow", "--preset", "tiny", "--epochs", "3", "--batch-size", "256",
-                     "--samples", "16", "--warmup-steps", "2", "--output", run_dir])
+    code = cli.main(TINY_GLOW_TRAIN + ["--epochs", "3", "--output", run_dir])
     assert code == 0
     state = RunDir(run_dir).read_json("state.json")
     assert state["epoch"] == 3 and len(state["history"]) == 3
