@@ -19,6 +19,8 @@ class AdditiveCoupling(Coupling):
     `m` is the `conditioner`; its output must have event shape `param_event_shape`
     (the shape of `x_b`).
 
+    `conditional=True` makes the conditioner take `conditional_input=c` too (see `Coupling`).
+
     >>> import tensorflow as tf
     >>> from tfp_flows.bijectors import AdditiveCoupling
     >>> shift_net = lambda x_a: 2.0 * x_a
@@ -36,6 +38,7 @@ class AdditiveCoupling(Coupling):
         parity: int = 0,
         validate_args: bool = False,
         name: str = "additive_coupling",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         super().__init__(
@@ -47,6 +50,7 @@ class AdditiveCoupling(Coupling):
             validate_args=validate_args,
             name=name,
             parameters=parameters,
+            conditional=conditional,
         )
 
     def _couple(self, x_b, shift):

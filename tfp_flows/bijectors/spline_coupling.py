@@ -43,6 +43,8 @@ class SplineCoupling(Coupling):
     entry `i` are contiguous, widths then heights then slopes). Its output is cast to the
     data's dtype, so the spline and log-det are float32 under mixed precision.
 
+    `conditional=True` makes the conditioner take `conditional_input=c` too (see `Coupling`).
+
     >>> import tensorflow as tf
     >>> from tfp_flows.bijectors import SplineCoupling
     >>> zero_net = lambda x_a: tf.zeros(x_a.shape[:-1] + (2 * 23,))
@@ -64,6 +66,7 @@ class SplineCoupling(Coupling):
         min_slope: float = DEFAULT_MIN_SLOPE,
         validate_args: bool = False,
         name: str = "spline_coupling",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         check_spline_knobs(spline_bins, spline_bound, "SplineCoupling")
@@ -85,6 +88,7 @@ class SplineCoupling(Coupling):
             validate_args=validate_args,
             name=name,
             parameters=parameters,
+            conditional=conditional,
         )
 
     @property

@@ -40,6 +40,11 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     `coupling="spline"` uses `SplineCoupling` (`spline_bins` bins on `[-spline_bound,
     spline_bound]`, identity outside) in place of the affine coupling.
     `dequantization="variational"` learns the dequantization noise (see `DequantizationMixin`).
+
+    `num_classes=K` makes it class-conditional (openai/glow's `ycond`; see `FlowModel`):
+    `log_prob(y, labels=...)`, `sample(n, labels=...)`, `classify(x)`;
+    `condition_couplings=True` adds a learned per-class bias to every coupling network.
+    Each split prior also gets a per-class bias per channel, as in openai/glow.
     """
 
     def __init__(
@@ -98,10 +103,11 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 if permutation == "conv1x1":
                     self.permutes.append(Invertible1x1ConvLayer(channels, lu=lu, seed=level * 1000 + step, name=f"{tag}_conv1x1"))
                 out = {"affine": 2, "additive": 1, "spline": SplineCoupling.params_per_entry(spline_bins)}[coupling] * transformed
-                self.nets.append(GlowConvNet(out, hidden_channels, name=f"{tag}_coupling"))
+                self.nets.append(GlowConvNet(out, hidden_channels, context_dim=self.network_context_dim, name=f"{tag}_coupling"))
             if level < levels - 1:
                 factored = channels // 2
-                self.split_priors.append(ZeroConv2D(2 * factored, name=f"l{level}_split_prior"))
+                # class-conditional models: openai/glow's split2d_prior with ycond (a per-class bias per channel)
+                self.split_priors.append(ZeroConv2D(2 * factored, context_dim=self.condition_dim, name=f"l{level}_split_prior"))
                 shape = (shape[0], shape[1], channels - factored)
         self.top_prior = GaussianPriorLayer(self.level_shapes[-1], name="top_prior")
         self._build_all()
@@ -120,9 +126,14 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 permute = reverse_channels(channels)
             net = self._conditioner(self.nets[i])
             if self.coupling == "spline":
-                coupling = SplineCoupling(net, "channel", shape, spline_bins=self.spline_bins, spline_bound=self.spline_bound)
+                coupling = SplineCoupling(
+                    net, "channel", shape, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+                    conditional=self.condition_couplings,
+                )
             else:
-                coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(net, "channel", shape)
+                coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(
+                    net, "channel", shape, conditional=self.condition_couplings
+                )
             out += [self.actnorms[i].bijector(), permute, coupling]
         return out  # data direction, first applied first
 
@@ -135,7 +146,10 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             if flow is None:
                 head = [flat, tfb.Invert(self.top_prior.bijector())]
             else:
-                head = [tfb.Invert(FactorOut(tfb.Invert(flow), self.level_shapes[level], prior=self.split_priors[level]))]
+                split = FactorOut(
+                    tfb.Invert(flow), self.level_shapes[level], prior=self.split_priors[level], conditional=bool(self.condition_dim)
+                )
+                head = [tfb.Invert(split)]
             flow = tfb.Chain(head + steps[::-1])
         if self.num_bins is None:
             return flow
