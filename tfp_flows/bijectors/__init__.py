@@ -6,6 +6,8 @@ bijector is cheap to rebuild on every call and Keras 3 tracks all trainable stat
 from tfp_flows.bijectors.actnorm import ActNorm
 from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
+from tfp_flows.bijectors._walk import conditional_kwargs
+from tfp_flows.bijectors.conditional_affine import ConditionalAffine
 from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.early_output import EarlyOutput
 from tfp_flows.bijectors.factor_out import FactorOut
@@ -23,6 +25,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "ChannelMask",
+    "ConditionalAffine",
     "CheckerboardMask",
     "Coupling",
     "EarlyOutput",
@@ -34,6 +37,7 @@ __all__ = [
     "SequenceChannelMask",
     "SplineCoupling",
     "Squeeze",
+    "conditional_kwargs",
     "make_mask",
     "reverse_channels",
     "shuffle_channels",

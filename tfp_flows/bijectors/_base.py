@@ -34,47 +34,50 @@ class FusedBijector(tfb.Bijector):
         # different graphs (Keras traces a scratch graph first) must never share cached tensors.
         return id(self)
 
-    def _augmented_forward(self, x):
-        y, fldj = self._forward_and_log_det(x)
+    def _augmented_forward(self, x, **kwargs):
+        y, fldj = self._forward_and_log_det(x, **kwargs)
         return y, {"fldj": fldj, "ildj": -fldj}
 
-    def _augmented_inverse(self, y):
-        x, ildj = self._inverse_and_log_det(y)
+    def _augmented_inverse(self, y, **kwargs):
+        x, ildj = self._inverse_and_log_det(y, **kwargs)
         return x, {"ildj": ildj, "fldj": -ildj}
 
-    def _forward(self, x):
-        return self._forward_and_log_det(x)[0]
+    # Keyword arguments (`conditional_input=c` of conditional bijectors) reach the hooks as TFP
+    # passes them; TFP's cache keys every entry by them, so log-dets cached under one `c` are
+    # never returned for another.
+    def _forward(self, x, **kwargs):
+        return self._forward_and_log_det(x, **kwargs)[0]
 
-    def _inverse(self, y):
-        return self._inverse_and_log_det(y)[0]
+    def _inverse(self, y, **kwargs):
+        return self._inverse_and_log_det(y, **kwargs)[0]
 
-    def _forward_log_det_jacobian(self, x):
-        attrs = self._cache.forward_attributes(x)
+    def _forward_log_det_jacobian(self, x, **kwargs):
+        attrs = self._cache.forward_attributes(x, **kwargs)
         if "fldj" not in attrs:
-            self.forward(x)  # the greedy cache fills `attrs`
+            self.forward(x, **kwargs)  # the greedy cache fills `attrs`
         if "fldj" not in attrs:  # `x` was converted to a new tensor on the way
-            attrs.update(self._augmented_forward(x)[1])
+            attrs.update(self._augmented_forward(x, **kwargs)[1])
         return attrs["fldj"]
 
-    def _inverse_log_det_jacobian(self, y):
-        attrs = self._cache.inverse_attributes(y)
+    def _inverse_log_det_jacobian(self, y, **kwargs):
+        attrs = self._cache.inverse_attributes(y, **kwargs)
         if "ildj" not in attrs:
-            self.inverse(y)
+            self.inverse(y, **kwargs)
         if "ildj" not in attrs:
-            attrs.update(self._augmented_inverse(y)[1])
+            attrs.update(self._augmented_inverse(y, **kwargs)[1])
         return attrs["ildj"]
 
-    def forward_and_log_det(self, x, name: str = "forward_and_log_det"):
+    def forward_and_log_det(self, x, name: str = "forward_and_log_det", **kwargs):
         """Returns `(forward(x), forward_log_det_jacobian(x))` in one pass."""
         with tf.name_scope(name):
-            y = self.forward(x)
-            return y, self.forward_log_det_jacobian(x, self.forward_min_event_ndims)
+            y = self.forward(x, **kwargs)
+            return y, self.forward_log_det_jacobian(x, self.forward_min_event_ndims, **kwargs)
 
-    def inverse_and_log_det(self, y, name: str = "inverse_and_log_det"):
+    def inverse_and_log_det(self, y, name: str = "inverse_and_log_det", **kwargs):
         """Returns `(inverse(y), inverse_log_det_jacobian(y))` in one pass."""
         with tf.name_scope(name):
-            x = self.inverse(y)
-            return x, self.inverse_log_det_jacobian(y, self.inverse_min_event_ndims)
+            x = self.inverse(y, **kwargs)
+            return x, self.inverse_log_det_jacobian(y, self.inverse_min_event_ndims, **kwargs)
 
 
 def variables_of(network) -> tuple:
@@ -97,7 +100,7 @@ def batch_shape_of(x: tf.Tensor, event_ndims: int) -> tf.Tensor:
     return shape[: tf.size(shape) - event_ndims]
 
 
-def call_folded(fn, x: tf.Tensor, event_ndims: int) -> tf.Tensor:
+def call_folded(fn, x: tf.Tensor, event_ndims: int, conditional_input: tf.Tensor | None = None) -> tf.Tensor:
     """`fn` applied to `x` with its batch dimensions folded into one, then unfolded.
 
     Conditioner networks (Keras layers) expect `[N, *event]`; bijectors take any number
@@ -105,20 +108,67 @@ def call_folded(fn, x: tf.Tensor, event_ndims: int) -> tf.Tensor:
     event is whatever `fn` returns after its first axis. A callable marked
     `takes_any_batch = True` (one that broadcasts a bound context over the batch
     dimensions itself, like WaveGlow's mel-conditioned networks) gets `x` as it is.
+
+    With `conditional_input` `c` (shape `[*batch_c, C]`, its batch already broadcast to
+    the batch of `x` by `broadcast_condition`), `fn` is called as
+    `fn(x_folded, conditional_input=c_folded)` with `c_folded` of shape `[N, C]`.
     """
     rank = x.shape.rank
-    if rank == event_ndims + 1 or getattr(fn, "takes_any_batch", False):
-        return fn(x)  # already [N, *event]: the common case, no reshapes
+    if conditional_input is None:
+        call = fn
+    else:
+        def call(folded):
+            condition = tf.reshape(conditional_input, tf.stack([-1, tf.shape(conditional_input)[-1]]))
+            condition.set_shape([None, conditional_input.shape[-1]])
+            return fn(folded, conditional_input=condition)
+    if rank == event_ndims + 1 or (conditional_input is None and getattr(fn, "takes_any_batch", False)):
+        return call(x)  # already [N, *event]: the common case, no reshapes
     batch_shape = batch_shape_of(x, event_ndims)
     folded = tf.reshape(x, tf.concat([[-1], tf.shape(x)[tf.rank(x) - event_ndims :]], axis=0))
     if rank is not None:
         folded.set_shape([None] + x.shape.as_list()[rank - event_ndims :])
-    out = fn(folded)
+    out = call(folded)
     out_event = tf.shape(out)[1:]
     unfolded = tf.reshape(out, tf.concat([batch_shape, out_event], axis=0))
     if rank is not None:
         unfolded.set_shape(x.shape[: rank - event_ndims].concatenate(out.shape[1:]))
     return unfolded
+
+
+def broadcast_condition(x: tf.Tensor, event_ndims: int, conditional_input, owner: str, validate_args: bool = False):
+    """`(x, c)` with their batch shapes broadcast to a common one (`c` is `[*batch_c, C]`).
+
+    TFP's conditional bijectors (`MaskedAutoregressiveFlow`) take any `conditional_input`
+    whose batch broadcasts against that of `x`: one context for a whole batch, one per
+    example, or a grid of contexts against one `x`. When the static shapes already agree
+    (the common case inside models) nothing is added to the graph.
+    """
+    c = tf.convert_to_tensor(conditional_input)
+    if c.dtype != x.dtype:
+        if not (c.dtype.is_floating or c.dtype.is_integer) or c.dtype.is_bool:
+            raise ValueError(f"{owner}: expected a real conditional_input, got dtype {c.dtype.name}.")
+        c = tf.cast(c, x.dtype)
+    if c.shape.rank == 0:
+        raise ValueError(f"{owner}: expected conditional_input of shape [..., C] (C >= 1), got a scalar.")
+    c = maybe_check_finite(c, validate_args, owner, "conditional_input")
+    x_batch = x.shape[: x.shape.rank - event_ndims] if x.shape.rank is not None else tf.TensorShape(None)
+    c_batch = c.shape[:-1]
+    try:
+        static_joint = tf.broadcast_static_shape(x_batch, c_batch)
+    except ValueError:
+        raise ValueError(
+            f"{owner}: the batch shape {c_batch.as_list()} of conditional_input (shape {c.shape.as_list()}) "
+            f"does not broadcast against the batch shape {x_batch.as_list()} of the input (shape {x.shape.as_list()})."
+        ) from None
+    if x_batch.is_fully_defined() and c_batch.is_fully_defined() and x_batch == c_batch:
+        return x, c
+    joint = tf.broadcast_dynamic_shape(batch_shape_of(x, event_ndims), tf.shape(c)[:-1])
+    x_b = tf.broadcast_to(x, tf.concat([joint, tf.shape(x)[tf.rank(x) - event_ndims :]], axis=0))
+    c_b = tf.broadcast_to(c, tf.concat([joint, tf.shape(c)[-1:]], axis=0))
+    if x.shape.rank is not None:
+        x_b.set_shape(static_joint.concatenate(x.shape[x.shape.rank - event_ndims :]))
+    c_b.set_shape(static_joint.concatenate(c.shape[-1:]))
+    return x_b, c_b
 
 
 def zeros_over_batch(x: tf.Tensor, event_ndims: int) -> tf.Tensor:

@@ -36,6 +36,7 @@ class AdditiveCoupling(Coupling):
         parity: int = 0,
         validate_args: bool = False,
         name: str = "additive_coupling",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         super().__init__(
@@ -47,6 +48,7 @@ class AdditiveCoupling(Coupling):
             validate_args=validate_args,
             name=name,
             parameters=parameters,
+            conditional=conditional,
         )
 
     def _couple(self, x_b, shift):

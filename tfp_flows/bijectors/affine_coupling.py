@@ -49,6 +49,7 @@ class AffineCoupling(Coupling):
         clamp: float = 2.0,
         validate_args: bool = False,
         name: str = "affine_coupling",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         if scale_fn not in SCALE_FUNCTIONS:
@@ -65,6 +66,7 @@ class AffineCoupling(Coupling):
             validate_args=validate_args,
             name=name,
             parameters=parameters,
+            conditional=conditional,
         )
 
     @property

@@ -2,7 +2,15 @@
 
 Subclasses override one pair of hooks, `_couple` / `_uncouple`, which transform `x_b`
 given the conditioner's output and return an elementwise log-det (or None when it is
-zero). Masking, shape checks and the log-det reduction live here.
+zero). Masking, shape checks, conditioning and the log-det reduction live here.
+
+Conditioning (TFP's keyword mechanism, as `tfb.MaskedAutoregressiveFlow`): a coupling
+built with `conditional=True` takes `conditional_input=c` in `forward`, `inverse` and the
+log-dets, and calls its conditioner as `conditioner(x_a, conditional_input=c)`, with
+`x_a` folded to `[N, *a_event]` and `c` to `[N, C]`. `c` has shape `[*batch_c, C]`
+where `batch_c` broadcasts against the batch of `x`. Inside a `tfb.Chain` it is routed by
+name: `chain.forward(x, **{coupling.name: {"conditional_input": c}})`, and a
+`TransformedDistribution` takes the same dict as `bijector_kwargs`.
 """
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
-from tfp_flows.bijectors._base import FusedBijector, call_folded, variables_of, check_event_shape, maybe_check_finite, zeros_over_batch
+from tfp_flows.bijectors._base import FusedBijector, broadcast_condition, call_folded, variables_of, check_event_shape, maybe_check_finite, zeros_over_batch
 from tfp_flows.bijectors.masks import Mask, make_mask
 
 
@@ -26,6 +34,8 @@ class Coupling(FusedBijector, abc.ABC):
       event_shape: `(D,)` or `(H, W, C)`; needed when `mask` is a name.
       parity: 0 or 1, swaps the roles of the two parts.
       validate_args: check inputs are finite.
+      conditional: the coupling takes `conditional_input=c` at call time (required), and
+        its conditioner is called as `conditioner(x_a, conditional_input=c)`.
     """
 
     def __init__(
@@ -38,10 +48,12 @@ class Coupling(FusedBijector, abc.ABC):
         validate_args: bool = False,
         name: str = "coupling",
         parameters: dict | None = None,
+        conditional: bool = False,
     ):
         if not callable(conditioner):
             raise ValueError(f"{type(self).__name__}: conditioner must be callable, got {conditioner!r}.")
         self._conditioner = conditioner
+        self._conditional = bool(conditional)
         self._conditioner_variables = variables_of(conditioner)  # listed in `trainable_variables`
         self._mask = make_mask(mask, event_shape, parity)
         super().__init__(
@@ -59,6 +71,11 @@ class Coupling(FusedBijector, abc.ABC):
     @property
     def conditioner(self):
         return self._conditioner
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether calls need `conditional_input=c` (passed on to the conditioner)."""
+        return self._conditional
 
     @property
     def mask(self) -> Mask:
@@ -81,8 +98,8 @@ class Coupling(FusedBijector, abc.ABC):
     def _uncouple(self, y_b: tf.Tensor, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
         """Inverse transform of `y_b`: returns `(x_b, elementwise inverse log-det or None)`."""
 
-    def _params(self, x_a: tf.Tensor, dtype) -> tf.Tensor:
-        params = call_folded(self._conditioner, x_a, len(self._mask.a_event_shape))
+    def _params(self, x_a: tf.Tensor, dtype, conditional_input=None) -> tf.Tensor:
+        params = call_folded(self._conditioner, x_a, len(self._mask.a_event_shape), conditional_input)
         check_event_shape(params, self.param_event_shape, type(self).__name__, what="conditioner output")
         # Conditioners may compute in low precision; the transform and log-det stay in `dtype`.
         return tf.cast(params, dtype)
@@ -91,17 +108,32 @@ class Coupling(FusedBijector, abc.ABC):
         check_event_shape(x, self.event_shape, type(self).__name__, what=what)
         return maybe_check_finite(x, self.validate_args, type(self).__name__, what)
 
-    def _apply(self, x: tf.Tensor, hook, what: str):
+    def _check_condition(self, conditional_input):
+        owner = f"{type(self).__name__} {self.name!r}"
+        if self._conditional and conditional_input is None:
+            raise ValueError(f"{owner}: this coupling is conditional (conditional=True); pass conditional_input=c.")
+        if not self._conditional and conditional_input is not None:
+            raise ValueError(
+                f"{owner}: got conditional_input, but this coupling is unconditional; build it with conditional=True "
+                "and a conditioner taking (x_a, conditional_input=c)."
+            )
+
+    def _apply(self, x: tf.Tensor, hook, what: str, conditional_input=None):
         x = self._check(x, what)
+        self._check_condition(conditional_input)
+        if conditional_input is not None:
+            x, conditional_input = broadcast_condition(
+                x, len(self.event_shape), conditional_input, type(self).__name__, self.validate_args
+            )
         x_a, x_b = self._mask.split(x)
-        y_b, elementwise = hook(x_b, self._params(x_a, x.dtype))
+        y_b, elementwise = hook(x_b, self._params(x_a, x.dtype, conditional_input))
         y = self._mask.merge(x_a, y_b)
         if elementwise is None:
             return y, zeros_over_batch(x, len(self.event_shape))
         return y, self._mask.sum_log_det(elementwise)
 
-    def _forward_and_log_det(self, x):
-        return self._apply(x, self._couple, "x")
+    def _forward_and_log_det(self, x, conditional_input=None):
+        return self._apply(x, self._couple, "x", conditional_input)
 
-    def _inverse_and_log_det(self, y):
-        return self._apply(y, self._uncouple, "y")
+    def _inverse_and_log_det(self, y, conditional_input=None):
+        return self._apply(y, self._uncouple, "y", conditional_input)

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, call_folded, check_event_shape, maybe_check_finite, variables_of
+from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, broadcast_condition, call_folded, check_event_shape, maybe_check_finite, variables_of
 from tfp_flows.bijectors._walk import walk
 
 tfb = tfp.bijectors
@@ -38,6 +38,14 @@ class FactorOut(FusedBijector):
       num_factored: `F`, the channels factored out (default `C // 2`).
       prior: optional callable (typically a Keras layer) mapping `h_kept` to
         `(H, W, 2F)`: `mu` then `log_sigma`.
+      conditional: the prior is conditional (openai/glow's `split2d_prior` with `ycond`):
+        calls take `conditional_input=c` (`[*batch_c, C]`, broadcasting against the batch)
+        and the prior is called as `prior(h_kept, conditional_input=c)` on folded tensors.
+
+    Keyword arguments other than `conditional_input` go to `inner` (TFP's routing: a
+    `tfb.Chain` inner takes `{part_name: {...}}`), so conditional couplings inside the
+    inner flow get their `conditional_input` through this bijector
+    (`tfp_flows.bijectors.conditional_kwargs` builds the nested dict).
 
     >>> import tensorflow as tf, tensorflow_probability as tfp
     >>> from tfp_flows.bijectors import FactorOut
@@ -55,6 +63,7 @@ class FactorOut(FusedBijector):
         prior: Callable[[tf.Tensor], tf.Tensor] | None = None,
         validate_args: bool = False,
         name: str = "factor_out",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         if not isinstance(inner, tfb.Bijector):
@@ -71,6 +80,9 @@ class FactorOut(FusedBijector):
             )
         if prior is not None and not callable(prior):
             raise ValueError(f"FactorOut: prior must be callable or None, got {prior!r}.")
+        if conditional and prior is None:
+            raise ValueError("FactorOut: conditional=True needs a prior taking (h_kept, conditional_input=c).")
+        self._conditional = bool(conditional)
         self._inner = inner
         self._prior = prior
         self._prior_variables = variables_of(prior)  # listed in `trainable_variables`
@@ -109,26 +121,40 @@ class FactorOut(FusedBijector):
         return self._prior
 
     @property
+    def is_conditional(self) -> bool:
+        """Whether calls need `conditional_input=c` (for the prior)."""
+        return self._conditional
+
+    def _check_condition(self, conditional_input):
+        if self._conditional and conditional_input is None:
+            raise ValueError(f"FactorOut {self.name!r}: its prior is conditional (conditional=True); pass conditional_input=c.")
+        if not self._conditional and conditional_input is not None:
+            raise ValueError(f"FactorOut {self.name!r}: got conditional_input, but its prior is unconditional (conditional=False).")
+
+    @property
     def latent_size(self) -> int:
         """The size of the flat latent `z`."""
         return self._num_out + self._inner_size
 
-    def _prior_params(self, h_kept, dtype):
+    def _prior_params(self, h_kept, dtype, conditional_input=None):
         if self._prior is None:
             return None, None
-        params = call_folded(self._prior, h_kept, 3)
+        params = call_folded(self._prior, h_kept, 3, conditional_input)
         check_event_shape(params, self._out_shape[:-1] + (2 * self._out_shape[-1],), "FactorOut", "prior output")
         mean, log_sigma = tf.split(tf.cast(params, dtype), 2, axis=-1)
         return mean, log_sigma
 
-    def _forward_and_log_det(self, z):
+    def _forward_and_log_det(self, z, conditional_input=None, **inner_kwargs):
         check_event_shape(z, (self.latent_size,), "FactorOut", "z")
         z = maybe_check_finite(z, self.validate_args, "FactorOut", "z")
+        self._check_condition(conditional_input)
+        if conditional_input is not None:
+            z, conditional_input = broadcast_condition(z, 1, conditional_input, "FactorOut", self.validate_args)
         batch_shape = batch_shape_of(z, 1)
         eps, z_inner = z[..., : self._num_out], z[..., self._num_out :]
-        h_kept, log_det, _ = walk(self._inner, z_inner, 1, forward=True)
+        h_kept, log_det, _ = walk(self._inner, z_inner, 1, forward=True, **inner_kwargs)
         h_out = tf.reshape(eps, tf.concat([batch_shape, self._out_shape], axis=0))
-        mean, log_sigma = self._prior_params(h_kept, z.dtype)
+        mean, log_sigma = self._prior_params(h_kept, z.dtype, conditional_input)
         if mean is not None:
             h_out = mean + tf.exp(log_sigma) * h_out
             log_det = log_det + tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
@@ -136,13 +162,16 @@ class FactorOut(FusedBijector):
         h.set_shape(z.shape[:-1].concatenate(self._event_shape))
         return h, log_det + tf.zeros(batch_shape, z.dtype)
 
-    def _inverse_and_log_det(self, h):
+    def _inverse_and_log_det(self, h, conditional_input=None, **inner_kwargs):
         check_event_shape(h, self._event_shape, "FactorOut", "y")
         h = maybe_check_finite(h, self.validate_args, "FactorOut", "y")
+        self._check_condition(conditional_input)
+        if conditional_input is not None:
+            h, conditional_input = broadcast_condition(h, 3, conditional_input, "FactorOut", self.validate_args)
         batch_shape = batch_shape_of(h, 3)
         h_kept, h_out = h[..., : self._kept_shape[-1]], h[..., self._kept_shape[-1] :]
-        z_inner, log_det, _ = walk(self._inner, h_kept, 3, forward=False)
-        mean, log_sigma = self._prior_params(h_kept, h.dtype)
+        z_inner, log_det, _ = walk(self._inner, h_kept, 3, forward=False, **inner_kwargs)
+        mean, log_sigma = self._prior_params(h_kept, h.dtype, conditional_input)
         if mean is not None:
             h_out = (h_out - mean) * tf.exp(-log_sigma)
             log_det = log_det - tf.reduce_sum(log_sigma, axis=[-3, -2, -1])

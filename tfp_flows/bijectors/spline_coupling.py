@@ -64,6 +64,7 @@ class SplineCoupling(Coupling):
         min_slope: float = DEFAULT_MIN_SLOPE,
         validate_args: bool = False,
         name: str = "spline_coupling",
+        conditional: bool = False,
     ):
         parameters = dict(locals())
         check_spline_knobs(spline_bins, spline_bound, "SplineCoupling")
@@ -85,6 +86,7 @@ class SplineCoupling(Coupling):
             validate_args=validate_args,
             name=name,
             parameters=parameters,
+            conditional=conditional,
         )
 
     @property

@@ -6,6 +6,7 @@ freshly built bijector that reads the layer's weights whenever it runs. The weig
 not autocast: under a mixed precision policy the flow's parameters stay float32.
 """
 from tfp_flows.layers.actnorm import ActNormLayer
+from tfp_flows.layers.conditional_prior import ConditionalPriorLayer
 from tfp_flows.layers.gaussian_prior import GaussianPriorLayer
 from tfp_flows.layers.invertible_1x1_conv import Invertible1x1ConvLayer
 from tfp_flows.layers.scaling import ScalingLayer
@@ -13,7 +14,7 @@ from tfp_flows.layers.standardize import StandardizeLayer
 from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
 
 __all__ = [
-    "ActNormLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "StandardizeLayer", "VariationalDequantizer",
+    "ActNormLayer", "ConditionalPriorLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "StandardizeLayer", "VariationalDequantizer",
 ]
 
 import tfp_flows as _package  # noqa: E402

@@ -30,8 +30,11 @@ def _take_images(x):
     return x
 
 
-def _first_batch(x, batch_size):
-    """The first batch `fit` will see, for the data-dependent initialisation."""
+def _first_batch(x, batch_size, keep_targets: bool = False):
+    """The first batch `fit` will see, for the data-dependent initialisation.
+
+    With `keep_targets`, a `(x, y)` batch is returned whole (conditional models read `y`).
+    """
     if isinstance(x, tf.data.Dataset):
         batch = next(iter(x.take(1)))
     elif hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(x, (tuple, list, dict)):
@@ -46,6 +49,8 @@ def _first_batch(x, batch_size):
             "fit: cannot take a first batch from data of type "
             f"{type(x).__name__} for the data-dependent initialisation; call model.initialize(batch) first."
         )
+    if keep_targets:
+        return tuple(batch) if isinstance(batch, list) else batch
     batch = keras.utils.unpack_x_y_sample_weight(batch)[0] if isinstance(batch, tuple) else batch
     return _take_images(batch)
 
@@ -71,13 +76,16 @@ class _Recomputed:
     def __init__(self, network):
         self.network = network
         self._call = tf.recompute_grad(lambda x: network(x))
+        self._call_conditional = tf.recompute_grad(lambda x, c: network(x, conditional_input=c))
 
     @property
     def weights(self):
         return self.network.weights
 
-    def __call__(self, x):
-        return self._call(x)
+    def __call__(self, x, conditional_input=None):
+        if conditional_input is None:
+            return self._call(x)
+        return self._call_conditional(x, conditional_input)
 
 
 def _with_layer_dtype(init):

@@ -11,8 +11,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._walk import walk
-from tfp_flows.models import validation
+from tfp_flows.bijectors._walk import conditional_kwargs, walk
+from tfp_flows.layers.conditional_prior import ConditionalPriorLayer
+from tfp_flows.models import conditioning, validation
 from tfp_flows.models._model_support import (
     _GRAPH_FUNCTIONS, _event_shape, _first_batch, _MetricDirections, _Recomputed, _take_images, _with_layer_dtype,
 )
@@ -22,7 +23,7 @@ PRIORS = ("normal", "logistic")
 _LOW_PRECISION = ("float16", "bfloat16")
 
 
-class FlowModel(keras.Model, abc.ABC):
+class FlowModel(conditioning.ConditionalMethods, keras.Model, abc.ABC):
     """Exact-likelihood flow over data of shape `event_shape`, trained with `fit`.
 
     Subclasses build their layers in `__init__` and implement `_flow()`: the bijector
@@ -51,6 +52,18 @@ class FlowModel(keras.Model, abc.ABC):
     Metrics. The logged `loss` is the mean negative log-likelihood in nats per example
     (of `y`), and `bits_per_dim` is `-(log p(y) - D log(num_bins)) / (D log 2)`, the number
     papers report (every preprocessing Jacobian is inside `log p`).
+
+    Conditioning (see `ConditionalMethods`). `num_classes=K` makes a class-conditional
+    model `p(y | label)`, `context_dim=C` a context-conditional one `p(y | context)`. Both
+    add a conditional diagonal Gaussian (logistic for NICE's prior) over every latent
+    dimension, the top and every factored-out part: mean and log-scale linear in the
+    one-hot label or the context, zero-initialised (openai/glow's `ycond` prior).
+    `condition_couplings=True` (the default for context models) also feeds the label/context
+    to every coupling network. `weight_y > 0` (class models) adds openai/glow's auxiliary
+    classification loss: `weight_y` times the cross-entropy of a linear classifier of the
+    latent before the class prior. Entries take `labels=` (integers in `[0, K)`) or
+    `context=` (`[..., C]`) whose batch shape broadcasts against the data's; `fit` takes
+    `(data, labels)` / `(data, context)` pairs or dicts with a "label" / "context" entry.
     """
 
     def __init__(
@@ -60,11 +73,25 @@ class FlowModel(keras.Model, abc.ABC):
         prior: str = "normal",
         seed: int | None = None,
         recompute: bool = False,
+        num_classes: int | None = None,
+        context_dim: int | None = None,
+        condition_couplings: bool | None = None,
+        weight_y: float = 0.0,
         **kwargs,
     ):
         # Data stays float32 under mixed precision: only the conditioner networks compute in low precision.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
+        conditioning.check_settings(num_classes, context_dim, weight_y, type(self).__name__)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.context_dim = None if context_dim is None else int(context_dim)
+        self.condition_dim = self.num_classes or self.context_dim or 0
+        if condition_couplings is None:
+            condition_couplings = self.context_dim is not None  # context models: the couplings see the context
+        if condition_couplings and not self.condition_dim:
+            raise ValueError(f"{type(self).__name__}: condition_couplings=True needs num_classes or context_dim.")
+        self.condition_couplings = bool(condition_couplings)
+        self.weight_y = float(weight_y)
         if self.dtype_policy.variable_dtype in _LOW_PRECISION:
             raise ValueError(
                 f"{type(self).__name__}: dtype {self.dtype_policy.name!r} would compute log-densities in 16 bits; "
@@ -81,6 +108,14 @@ class FlowModel(keras.Model, abc.ABC):
         self.recompute = bool(recompute)
         self.seed = seed
         self.num_dims = int(np.prod(self.event_shape))
+        self.conditional_prior = (
+            ConditionalPriorLayer((self.num_dims,), self.condition_dim, name="conditional_prior") if self.condition_dim else None
+        )
+        self.label_classifier = (
+            keras.layers.Dense(self.num_classes, kernel_initializer="zeros", name="label_classifier") if self.weight_y else None
+        )
+        if self.label_classifier is not None:
+            self.label_classifier.build((None, self.num_dims))
         self._noise = keras.random.SeedGenerator(seed)
         self._initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -120,10 +155,26 @@ class FlowModel(keras.Model, abc.ABC):
             return network
         return _Recomputed(network)
 
+    @property
+    def network_context_dim(self) -> int:
+        """The conditioning width the coupling networks take (0: they are unconditional)."""
+        return self.condition_dim if self.condition_couplings else 0
+
     def _build_all(self):
         """Creates every weight with one pass of a dummy batch (conditioners build lazily)."""
-        self._log_prob_folded(tf.fill((1,) + self.event_shape, tf.constant(0.5, self.flow_dtype)))
+        self._log_prob_folded(tf.fill((1,) + self.event_shape, tf.constant(0.5, self.flow_dtype)), self._dummy_condition(1))
         self.built = True
+
+    def _dummy_condition(self, count):
+        # All conditioning weights start at zero, so any `c` gives the same initial flow.
+        return tf.zeros(tf.stack([count, self.condition_dim]), self.flow_dtype) if self.condition_dim else None
+
+    def _full_flow(self) -> tfb.Bijector:
+        """`_flow()` followed, for conditional models, by the inverse of the conditional prior (data -> standard latent)."""
+        flow = self._flow()
+        if self.conditional_prior is None:
+            return flow
+        return tfb.Chain([tfb.Invert(self.conditional_prior.bijector()), flow], name="conditional_flow")
 
     def build(self, input_shape=None):
         if not self.built:
@@ -132,7 +183,7 @@ class FlowModel(keras.Model, abc.ABC):
     @property
     def bijector(self) -> tfb.Bijector:
         """z -> y, the TFP direction: `forward` generates, `inverse` encodes."""
-        return tfb.Invert(self._flow())
+        return tfb.Invert(self._full_flow())
 
     @property
     def base_distribution(self) -> tfd.Distribution:
@@ -153,21 +204,42 @@ class FlowModel(keras.Model, abc.ABC):
         equal to the model after it, and gradients taken through it reach every trainable
         weight. Its `trainable_variables` are the `tf.Variable`s behind
         `model.trainable_variables` (the same objects Keras updates; Keras' own optimizers
-        take either list).
+        take either list). A conditional model's distribution takes the label/context as
+        `bijector_kwargs=model.bijector_kwargs(labels=...)` in `log_prob` and `sample`.
         """
         return tfd.TransformedDistribution(self.base_distribution, self.bijector)
 
     # ------------------------------------------------------------------ densities
-    def log_prob(self, y) -> tf.Tensor:
-        """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`."""
-        y, batch_shape = self._fold(y, "y")
-        return tf.reshape(self._fast("log_prob", y), batch_shape)
+    def log_prob(self, y, labels=None, context=None) -> tf.Tensor:
+        """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`.
 
-    def _log_prob_folded(self, y):
-        # One pass through the flow without TFP's per-bijector machinery (see bijectors/_walk.py);
-        # equal to `self.distribution.log_prob(y)`.
-        z, log_det, _ = walk(self._flow(), y, len(self.event_shape), forward=True)
-        return self.base_distribution.log_prob(z) + log_det
+        Conditional models take `labels` (`[...]`) or `context` (`[..., C]`), broadcast against `y`'s batch.
+        """
+        c = conditioning.condition(self, labels, context, f"{type(self).__name__}.log_prob")
+        y, c, batch_shape = self._fold(y, "y", c)
+        return tf.reshape(self._fast("log_prob", y, c), batch_shape)
+
+    def _log_prob_folded(self, y, c=None):
+        return self._latent_and_log_prob(y, c)[1]
+
+    def _latent_and_log_prob(self, y, c=None):
+        """`(h, log p(y | c))`: `h` the flat latent before the conditional prior (the latent `z` without one).
+
+        One pass through the flow without TFP's per-bijector machinery (see
+        bijectors/_walk.py); equal to `self.distribution.log_prob(y)`.
+        """
+        flow = self._flow()
+        h, log_det, _ = walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))
+        z = h
+        if self.conditional_prior is not None:
+            z, prior_log_det = self.conditional_prior.bijector()._inverse_and_log_det(h, conditional_input=c)
+            log_det = log_det + prior_log_det
+        return h, self.base_distribution.log_prob(z) + log_det
+
+    @staticmethod
+    def _routing(flow, c) -> dict:
+        """`c` routed to every conditional bijector of `flow` (TFP's nested kwargs; see `conditional_kwargs`)."""
+        return {} if c is None else conditional_kwargs(flow, c)
 
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre).
@@ -180,13 +252,14 @@ class FlowModel(keras.Model, abc.ABC):
         u = keras.random.uniform(tf.shape(x), seed=self._noise, dtype=x.dtype) if noise else 0.5
         return (x + u) / self.num_bins
 
-    def bits_per_dim(self, x, noise: bool = False) -> tf.Tensor:
+    def bits_per_dim(self, x, noise: bool = False, labels=None, context=None) -> tf.Tensor:
         """Bits per dimension of data `x` (discrete in `[0, num_bins)`, or continuous if `num_bins` is None).
 
         Deterministic by default: `x` is dequantized to its bin centres. `noise=True`
         uses uniform dequantization as in training and the papers' test numbers.
+        Conditional models take `labels` or `context` as `log_prob` does.
         """
-        return self._bits_per_dim(self.log_prob(self.dequantize(x, noise)))
+        return self._bits_per_dim(self.log_prob(self.dequantize(x, noise), labels=labels, context=context))
 
     def _discrete(self, x, what: str = "x") -> tf.Tensor:
         """Checked data: integer levels in `[0, num_bins)` (or finite values for continuous models)."""
@@ -202,30 +275,41 @@ class FlowModel(keras.Model, abc.ABC):
         return -(log_prob - discrete) / (self.num_dims * math.log(2.0))
 
     def call(self, inputs, training=False):
+        """`log_prob` of `inputs`: `y`, or for conditional models `(y, labels/context)` or a dict."""
+        if self.condition_dim and isinstance(inputs, (tuple, list, dict)):
+            y, labels, context = conditioning.split_batch(self, tuple(inputs) if isinstance(inputs, list) else inputs, type(self).__name__)
+            return self.log_prob(y, labels=labels, context=context)
         return self.log_prob(inputs)
 
     # ------------------------------------------------------------------ latents and samples
-    def encode(self, y) -> tf.Tensor:
-        """Every latent of `y`, as one flat tensor `[..., D]` (factored-out parts included)."""
-        y, batch_shape = self._fold(y, "y")
-        z = self._fast("encode", y)
+    def encode(self, y, labels=None, context=None) -> tf.Tensor:
+        """Every latent of `y`, as one flat tensor `[..., D]` (factored-out parts included).
+
+        Conditional models take `labels`/`context`: the latent is standard under the conditional prior.
+        """
+        c = conditioning.condition(self, labels, context, f"{type(self).__name__}.encode")
+        y, c, batch_shape = self._fold(y, "y", c)
+        z = self._fast("encode", y, c)
         return tf.reshape(z, tf.concat([batch_shape, [self.num_dims]], 0))
 
-    def _encode_folded(self, y):
-        return walk(self._flow(), y, len(self.event_shape), forward=True)[0]
+    def _encode_folded(self, y, c=None):
+        flow = self._full_flow()
+        return walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))[0]
 
-    def decode(self, z, jit_compile: bool | None = None) -> tf.Tensor:
+    def decode(self, z, jit_compile: bool | None = None, labels=None, context=None) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
         owner = f"{type(self).__name__}.decode"
+        c = conditioning.condition(self, labels, context, owner)
         z = validation.as_real_tensor(z, owner, "z", self.flow_dtype)
         validation.check_batch(z, (self.num_dims,), owner, "z")
         z = validation.check_values(z, owner, "z")
-        batch_shape = tf.shape(z)[:-1]
-        y = self._fast("decode", tf.reshape(z, [-1, self.num_dims]), jit_compile=jit_compile)
+        z, c, batch_shape = conditioning.fold_pair(z, (self.num_dims,), c, owner)
+        y = self._fast("decode", z, c, jit_compile=jit_compile)
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
-    def _decode_folded(self, z):
-        return walk(self._flow(), z, 1, forward=False)[0]
+    def _decode_folded(self, z, c=None):
+        flow = self._full_flow()
+        return walk(flow, z, 1, False, **self._routing(flow, c))[0]
 
     def to_levels(self, y) -> tf.Tensor:
         """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.
@@ -239,15 +323,27 @@ class FlowModel(keras.Model, abc.ABC):
         levels = tf.clip_by_value(tf.floor(y * self.num_bins), 0.0, self.num_bins - 1.0)
         return tf.cast(levels, tf.int32)
 
-    def sample(self, n=1, temperature: float = 1.0, seed=None, jit_compile: bool | None = None) -> tf.Tensor:
-        """Samples of `y`, shape `[*sample_shape, *event_shape]`; `n` is an int or a sample shape.
+    def sample(
+        self, n=None, temperature: float = 1.0, seed=None, jit_compile: bool | None = None, labels=None, context=None,
+    ) -> tf.Tensor:
+        """Samples of `y`, shape `[*sample_shape, *event_shape]`; `n` is an int or a sample shape (default 1).
 
         `temperature` scales the base standard deviation (Glow's T). An int `seed` makes
         the samples reproducible. `jit_compile` runs the decoder under XLA (default: as the
         model was compiled). Samples are continuous and may leave `[0, 1)`:
         `to_levels(sample)` gives displayable levels.
+
+        Conditional models take `labels` (shape `L`) or `context` (shape `[*L, C]`), whose
+        batch shape `L` broadcasts to the sample shape as numpy broadcasts: `n` omitted
+        means `sample_shape = L` (one sample per label / context row); `sample(16, labels=3)`
+        gives 16 samples of class 3; `sample(16, labels=ls)` with `ls` of shape `[16]` one
+        per label; `sample((K, m), labels=np.arange(K)[:, None])` a `[K, m, ...]` grid of
+        `m` samples per class, and `sample((rows, n), context=c[:, None])` `n` per context row.
         """
         owner = f"{type(self).__name__}.sample"
+        c = conditioning.condition(self, labels, context, owner)
+        if n is None:
+            n = 1 if c is None else tuple(c.shape[:-1].as_list())
         sample_shape = validation.check_sample_shape(n, owner)
         temperature = validation.check_temperature(temperature, owner)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -258,25 +354,32 @@ class FlowModel(keras.Model, abc.ABC):
         count = tf.reduce_prod(tf.cast(shape, tf.int32)) if shape else tf.constant(1)
         temperature = tf.cast(temperature, self.flow_dtype)
         seed = tf.cast(seed, tf.int32)
+        if c is not None:
+            c = conditioning.broadcast_to_sample_shape(c, shape, owner)
+        args = (count, temperature, seed) + (() if c is None else (c,))
         if not tf.executing_eagerly():
-            y = self._decode_folded(self._noise_flat(count, temperature, seed))
+            y = self._decode_folded(self._noise_flat(count, temperature, seed), c)
         else:  # one graph for the noise and the decoder; no eager checks of our own noise
             if jit_compile is None:
                 jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile is True)
             if jit_compile:  # the noise outside XLA: its random kernels differ from TensorFlow's own
-                y = self._fast("decode", self._graph("noise", self._noise_specs())(count, temperature, seed), jit_compile=True)
+                noise = self._graph("noise", self._noise_specs()[:3])(count, temperature, seed)
+                y = self._fast("decode", noise, c, jit_compile=True)
             else:
-                y = self._graph("sample", self._noise_specs())(count, temperature, seed)
+                y = self._graph("sample", self._noise_specs())(*args)
         return tf.reshape(y, tf.concat([tf.cast(shape, tf.int32), self.event_shape], 0))
 
     def _noise_flat(self, count, temperature, seed):
         return self._base(1.0).sample(count, seed=seed) * temperature
 
-    def _sample_flat(self, count, temperature, seed):
-        return self._decode_folded(self._noise_flat(count, temperature, seed))
+    def _sample_flat(self, count, temperature, seed, c=None):
+        return self._decode_folded(self._noise_flat(count, temperature, seed), c)
 
     def _noise_specs(self):
-        return [tf.TensorSpec([], tf.int32), tf.TensorSpec([], self.flow_dtype), tf.TensorSpec([2], tf.int32)]
+        specs = [tf.TensorSpec([], tf.int32), tf.TensorSpec([], self.flow_dtype), tf.TensorSpec([2], tf.int32)]
+        if self.condition_dim:
+            specs.append(tf.TensorSpec([None, self.condition_dim], self.flow_dtype))
+        return specs
 
     def _graph(self, name: str, specs, jit_compile: bool = False):
         """`self._<name>_flat` as a `tf.function` cached per model (no retrace for new sizes)."""
@@ -295,16 +398,15 @@ class FlowModel(keras.Model, abc.ABC):
         """Bounds of `y` that `log_prob` and `encode` accept (`low`/`high`); none for a density on all of R^D."""
         return {}
 
-    def _fold(self, y, what):
+    def _fold(self, y, what, c=None):
+        """`(y [N, *event], c [N, C] or None, batch_shape)`: checked, batches broadcast together and folded."""
         owner = type(self).__name__
         y = validation.as_real_tensor(y, owner, what, self.flow_dtype)
         validation.check_batch(y, self.event_shape, owner, what)
         y = validation.check_values(y, owner, what, **self._support())
-        shape = tf.shape(y)
-        batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
-        return tf.reshape(y, (-1,) + self.event_shape), batch_shape
+        return conditioning.fold_pair(y, self.event_shape, c, owner)
 
-    def _fast(self, name: str, folded: tf.Tensor, jit_compile: bool | None = None) -> tf.Tensor:
+    def _fast(self, name: str, folded: tf.Tensor, c: tf.Tensor | None = None, jit_compile: bool | None = None) -> tf.Tensor:
         """`self._<name>_folded(folded)`, as a graph function traced once per model when called eagerly.
 
         Eager calls (`model.log_prob(y)`, `model.sample(64)`) would otherwise run the flow
@@ -312,28 +414,34 @@ class FlowModel(keras.Model, abc.ABC):
         temperature never retraces; inputs were checked eagerly before, with clear errors.
         Inside `fit`, `tf.function` or a SavedModel the plain ops run in the caller's graph.
         `jit_compile` (default: as the model was compiled) runs the graph under XLA.
+        Conditional models pass the folded condition `c` (`[None, condition_dim]`) as a
+        second argument of the same graph.
         """
         method = f"_{name}_folded"
+        args = (folded,) if c is None else (folded, c)
         if not tf.executing_eagerly():
-            return getattr(self, method)(folded)
+            return getattr(self, method)(*args)
         if jit_compile is None:
             jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile is True)
         functions = _GRAPH_FUNCTIONS.setdefault(self, {})
         key = (name, bool(jit_compile))
+        key = key + (c is not None,)
         if key not in functions:
-            spec = tf.TensorSpec([None] + folded.shape.as_list()[1:], folded.dtype)
+            specs = [tf.TensorSpec([None] + folded.shape.as_list()[1:], folded.dtype)]
+            if c is not None:
+                specs.append(tf.TensorSpec([None, c.shape[-1]], c.dtype))
             model = weakref.ref(self)  # the cache must not keep the model alive
             functions[key] = tf.function(
-                lambda x: getattr(model(), method)(x), input_signature=[spec], jit_compile=bool(jit_compile), autograph=False
+                lambda *a: getattr(model(), method)(*a), input_signature=specs, jit_compile=bool(jit_compile), autograph=False
             )
-        return functions[key](folded)
+        return functions[key](*args)
 
     # ------------------------------------------------------------------ initialisation
     @property
     def is_initialized(self) -> bool:
         return bool(self._initialized.numpy() > 0)
 
-    def initialize(self, x, discrete: bool = True) -> None:
+    def initialize(self, x, discrete: bool = True, labels=None, context=None) -> None:
         """Data-dependent initialisation (every ActNorm) from a batch; also run by the first `fit`.
 
         `x` is discrete data (dequantized here) or, with `discrete=False`, continuous `y`.
@@ -341,14 +449,20 @@ class FlowModel(keras.Model, abc.ABC):
         its output has zero mean and unit variance per channel. Under `tf.distribute` it
         runs before replication, on the whole first global batch, so every replica gets the
         same values; with several workers, each must see the same first batch (the same
-        dataset and shuffle seed, as `data.load` gives).
+        dataset and shuffle seed, as `data.load` gives). Conditional models may pass the
+        batch's `labels`/`context`; without them the initialisation is the same, since all
+        conditioning weights start at zero.
         """
+        c = conditioning.condition(self, labels, context, f"{type(self).__name__}.initialize", required=False)
         y = self.dequantize(x) if discrete else x
         layers = [layer for layer in self._flatten_layers() if hasattr(layer, "initializing")]
         for layer in layers:
             layer.initializing = True
         try:
-            log_prob = self._log_prob_folded(self._fold(y, "y")[0])  # eagerly: the layers initialise from the data
+            y, c, _ = self._fold(y, "y", c)
+            if c is None and self.condition_dim:
+                c = self._dummy_condition(tf.shape(y)[0])
+            log_prob = self._log_prob_folded(y, c)  # eagerly: the layers initialise from the data
         finally:
             for layer in layers:
                 layer.initializing = False
@@ -363,9 +477,18 @@ class FlowModel(keras.Model, abc.ABC):
         return [self.loss_tracker, self.bpd_tracker, self._directed_metrics]
 
     def _nll(self, data, training):
-        x = _take_images(keras.utils.unpack_x_y_sample_weight(data)[0])
-        log_prob = self.log_prob(self.dequantize(x, noise=True))
-        return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
+        x, labels, context = conditioning.split_batch(self, data, f"{type(self).__name__}.fit")
+        if not self.condition_dim:
+            log_prob = self.log_prob(self.dequantize(x, noise=True))
+            return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
+        c = conditioning.condition(self, labels, context, f"{type(self).__name__}.fit")
+        y, c, _ = self._fold(self.dequantize(x, noise=True), "y", c)
+        h, log_prob = self._latent_and_log_prob(y, c)
+        nll = -tf.reduce_mean(log_prob)
+        if self.label_classifier is not None:  # openai/glow's weight_y: a classifier of the latent before the class prior
+            logits = tf.cast(self.label_classifier(h), self.flow_dtype)
+            nll = nll + self.weight_y * tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(c, logits))
+        return nll, tf.reduce_mean(self._bits_per_dim(log_prob))
 
     def train_step(self, data):
         # Under tf.distribute the optimizer sums the replicas' gradients: scale as Keras losses do.
@@ -420,15 +543,25 @@ class FlowModel(keras.Model, abc.ABC):
             self.optimizer.build(self.trainable_variables)
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
-        first = self._discrete(_first_batch(x, batch_size), "the first batch of training data")  # fail early, eagerly
+        raw = _first_batch(x, batch_size, keep_targets=True)
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            raw = (raw, y[: batch_size or 32])
+        owner = f"{type(self).__name__}.fit"
+        images, labels, context = conditioning.split_batch(self, raw, owner)  # fail early, eagerly
+        first = self._discrete(images, "the first batch of training data")
+        c = conditioning.condition(self, labels, context, owner)
+        if c is not None:
+            self._fold(first, "x", c)  # the batches of data and labels/context agree
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would only warn
         if not self.is_initialized:
-            self.initialize(first)
+            self.initialize(first, labels=labels, context=context)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):
         return dict(
             event_shape=list(self.event_shape), num_bins=self.num_bins, prior=self.prior, seed=self.seed,
             recompute=self.recompute, name=self.name, dtype=self.dtype_policy.name,
+            num_classes=self.num_classes, context_dim=self.context_dim, condition_couplings=self.condition_couplings,
+            weight_y=self.weight_y,
         )

@@ -1,11 +1,9 @@
 """`dequantization="uniform" | "variational"` for image flow models (Flow++, Ho et al. 2019)."""
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
-from tfp_flows.models._model_support import _take_images
 
 DEQUANTIZATIONS = ("uniform", "variational")
 
@@ -30,6 +28,8 @@ class DequantizationMixin:
         self.dequantizer = None
         if dequantization == "variational":
             self._require_float32("dequantization='variational'")
+            if self.condition_dim:
+                raise ValueError(f"{owner}: dequantization='variational' is not available for conditional models yet; use 'uniform'.")
             if self.num_bins is None or len(self.event_shape) != 3:
                 raise ValueError(
                     f"{owner}: dequantization='variational' needs discrete images (event shape (H, W, C) and "
@@ -44,7 +44,7 @@ class DequantizationMixin:
             self.dequantizer.sample_and_log_prob(tf.zeros((1,) + self.event_shape), noise=False)
         super()._build_all()
 
-    def bits_per_dim(self, x, noise: bool = False, dequantization: str | None = None) -> tf.Tensor:
+    def bits_per_dim(self, x, noise: bool = False, dequantization: str | None = None, labels=None, context=None) -> tf.Tensor:
         """Bits per dimension of discrete `x`, by the model's dequantization unless `dequantization` is given.
 
         * "uniform": `-(log p((x + u) / num_bins) - D log num_bins) / (D log 2)` with `u` at the bin
@@ -56,15 +56,19 @@ class DequantizationMixin:
 
         `model.bits_per_dim(x, dequantization="uniform")` gives the uniform number of a
         variationally trained model for comparison (a looser bound: the flow was fit to q's noise).
+        Conditional models (uniform only) take `labels=` or `context=` as `log_prob` does.
         """
         method = self.dequantization if dequantization is None else dequantization
         owner = f"{type(self).__name__}.bits_per_dim"
         if method not in DEQUANTIZATIONS:
             raise ValueError(f"{owner}: unknown dequantization {method!r}; expected one of {DEQUANTIZATIONS}.")
         if method == "uniform":
-            return super().bits_per_dim(x, noise)
+            return super().bits_per_dim(x, noise, labels=labels, context=context)
         if self.dequantizer is None:
             raise ValueError(f"{owner}: this model was built with dequantization='uniform'; it has no q(u | x).")
+        from tfp_flows.models import conditioning
+
+        conditioning.condition(self, labels, context, owner)  # refuses labels/context: these models are unconditional
         x = self._discrete(x)
         shape = tf.shape(x)
         batch_shape = shape[: tf.size(shape) - len(self.event_shape)]
@@ -79,7 +83,9 @@ class DequantizationMixin:
     def _nll(self, data, training):
         if self.dequantizer is None:
             return super()._nll(data, training)
-        x = self._discrete(_take_images(keras.utils.unpack_x_y_sample_weight(data)[0]))
+        from tfp_flows.models import conditioning
+
+        x = self._discrete(conditioning.split_batch(self, data, f"{type(self).__name__}.fit")[0])
         bound = self._variational_bound(tf.reshape(x, (-1,) + self.event_shape), noise=True)
         return -tf.reduce_mean(bound), tf.reduce_mean(self._bits_per_dim(bound))
 

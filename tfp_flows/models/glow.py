@@ -40,6 +40,10 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     `coupling="spline"` uses `SplineCoupling` (`spline_bins` bins on `[-spline_bound,
     spline_bound]`, identity outside) in place of the affine coupling.
     `dequantization="variational"` learns the dequantization noise (see `DequantizationMixin`).
+
+    `num_classes=K` makes it class-conditional (openai/glow's `ycond`; see `FlowModel`):
+    `log_prob(y, labels=...)`, `sample(n, labels=...)`, `classify(x)`;
+    `condition_couplings=True` adds a learned per-class bias to every coupling network.
     """
 
     def __init__(
@@ -98,7 +102,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 if permutation == "conv1x1":
                     self.permutes.append(Invertible1x1ConvLayer(channels, lu=lu, seed=level * 1000 + step, name=f"{tag}_conv1x1"))
                 out = {"affine": 2, "additive": 1, "spline": SplineCoupling.params_per_entry(spline_bins)}[coupling] * transformed
-                self.nets.append(GlowConvNet(out, hidden_channels, name=f"{tag}_coupling"))
+                self.nets.append(GlowConvNet(out, hidden_channels, context_dim=self.network_context_dim, name=f"{tag}_coupling"))
             if level < levels - 1:
                 factored = channels // 2
                 self.split_priors.append(ZeroConv2D(2 * factored, name=f"l{level}_split_prior"))
@@ -120,9 +124,14 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 permute = reverse_channels(channels)
             net = self._conditioner(self.nets[i])
             if self.coupling == "spline":
-                coupling = SplineCoupling(net, "channel", shape, spline_bins=self.spline_bins, spline_bound=self.spline_bound)
+                coupling = SplineCoupling(
+                    net, "channel", shape, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+                    conditional=self.condition_couplings,
+                )
             else:
-                coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(net, "channel", shape)
+                coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(
+                    net, "channel", shape, conditional=self.condition_couplings
+                )
             out += [self.actnorms[i].bijector(), permute, coupling]
         return out  # data direction, first applied first
 

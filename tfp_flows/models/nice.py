@@ -36,6 +36,9 @@ class NICE(PresetMixin, DequantizationMixin, FlowModel):
     odd/even split (`spline_bins` bins on `[-spline_bound, spline_bound]`; no longer
     volume-preserving). `dequantization="variational"` (image event shapes) learns the
     dequantization noise (see `DequantizationMixin`).
+
+    Conditioning (see `FlowModel`): `num_classes=K` or `context_dim=C`; the conditional
+    prior is the logistic (or normal) base shifted and scaled by functions of the label/context.
     """
 
     def __init__(
@@ -68,7 +71,10 @@ class NICE(PresetMixin, DequantizationMixin, FlowModel):
         self.shift_nets = []
         for i, (_, parity) in enumerate(self._masks):
             transformed = self.num_dims // 2 if parity == 0 else self.num_dims - self.num_dims // 2
-            self.shift_nets.append(MLP(per_entry * transformed, hidden_units, hidden_layers, zero_init=True, name=f"coupling_{i}"))
+            self.shift_nets.append(MLP(
+                per_entry * transformed, hidden_units, hidden_layers, zero_init=True,
+                context_dim=self.network_context_dim, name=f"coupling_{i}",
+            ))
         self.scaling = ScalingLayer((self.num_dims,), name="scaling")
         self._build_all()
 
@@ -78,9 +84,12 @@ class NICE(PresetMixin, DequantizationMixin, FlowModel):
         for net, (mask, parity) in zip(self.shift_nets, self._masks):
             net = self._conditioner(net)
             if self.coupling == "spline":
-                steps.append(SplineCoupling(net, mask, dims, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound))
+                steps.append(SplineCoupling(
+                    net, mask, dims, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+                    conditional=self.condition_couplings,
+                ))
             else:
-                steps.append(AdditiveCoupling(net, mask, dims, parity=parity))
+                steps.append(AdditiveCoupling(net, mask, dims, parity=parity, conditional=self.condition_couplings))
         steps.append(self.scaling.bijector())
         if self.num_bins is not None:
             steps.insert(0, tfb.Shift(tf.constant(-0.5, self.flow_dtype)))  # data in [0, 1) centred on 0, where the prior is

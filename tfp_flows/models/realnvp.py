@@ -45,6 +45,10 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
     `SplineCoupling` (`spline_bins` bins on `[-spline_bound, spline_bound]`, identity
     outside; the ResNets then have a plain linear head). `dequantization="variational"`
     (images) learns the dequantization noise (see `DequantizationMixin`).
+
+    Conditioning (see `FlowModel`): `num_classes=K` (class-conditional images or vectors)
+    or `context_dim=C` (vectors: `log_prob(x, context=c)`, `sample(n, context=c)`; the MLPs
+    see the context concatenated to their input, and the prior's mean and scale depend on it).
     """
 
     def __init__(
@@ -105,7 +109,7 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
                 b_channels = s[2] if mask == "checkerboard" else (s[2] // 2 if parity == 0 else s[2] - s[2] // 2)
                 self.nets.append(RealNVPResNet(
                     self._params_per_entry * b_channels, self.res_blocks, self.filters,
-                    affine_head=self.coupling == "affine", name=f"s{scale}_coupling{i}",
+                    affine_head=self.coupling == "affine", context_dim=self.network_context_dim, name=f"s{scale}_coupling{i}",
                 ))
                 self.norms.append(ActNormLayer(s[2], name=f"s{scale}_actnorm{i}"))
             shape = (shape[0], shape[1], shape[2] - shape[2] // 2)  # after factoring out half
@@ -118,7 +122,10 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
         self.nets, self.norms = [], []
         for i, (_, _, parity, _) in enumerate(self.plan[0]):
             transformed = dims - dims // 2 if parity == 0 else dims // 2
-            self.nets.append(MLP(self._params_per_entry * transformed, self.filters, self.hidden_layers, zero_init=True, name=f"coupling{i}"))
+            self.nets.append(MLP(
+                self._params_per_entry * transformed, self.filters, self.hidden_layers, zero_init=True,
+                context_dim=self.network_context_dim, name=f"coupling{i}",
+            ))
             self.norms.append(ActNormLayer(dims, event_ndims=1, name=f"actnorm{i}"))
 
     def _flow(self):
@@ -145,8 +152,11 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
 
     def _coupling(self, net, mask, shape, parity, scale_fn):
         if self.coupling == "spline":
-            return SplineCoupling(net, mask, shape, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound)
-        return AffineCoupling(net, mask, shape, parity=parity, scale_fn=scale_fn)
+            return SplineCoupling(
+                net, mask, shape, parity=parity, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+                conditional=self.condition_couplings,
+            )
+        return AffineCoupling(net, mask, shape, parity=parity, scale_fn=scale_fn, conditional=self.condition_couplings)
 
     def _join_scales(self, stages):
         """Nests the scales through FactorOut, deepest first: one bijector, image -> flat latent."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows.networks.mlp import check_context
 from tfp_flows.networks.normalization import DataInitNorm
 
 
@@ -43,10 +44,21 @@ class GlowConvNet(keras.layers.Layer):
 
     The hidden convolutions have no bias: a data-initialised ActNorm follows each, as in
     openai/glow's `conv2d(..., do_actnorm=True)`.
+
+    `context_dim=C > 0` conditions it: `call(x, conditional_input=c)` (`c`: `[N, C]`, a
+    one-hot label or a context) adds a learned per-channel bias `W c` (zero-initialised)
+    to the first hidden layer, after its ActNorm.
     """
 
-    def __init__(self, out_channels: int, hidden_channels: int = 512, **kwargs):
+    def __init__(self, out_channels: int, hidden_channels: int = 512, context_dim: int = 0, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(context_dim, int) or context_dim < 0:
+            raise ValueError(f"GlowConvNet: expected context_dim >= 0, got {context_dim!r}.")
+        self.context_dim = context_dim
+        self.context_proj = (
+            keras.layers.Dense(hidden_channels, use_bias=False, kernel_initializer="zeros", name="context_proj")
+            if context_dim else None
+        )
         for key, value in dict(out_channels=out_channels, hidden_channels=hidden_channels).items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"GlowConvNet: expected {key} >= 1, got {value!r}.")
@@ -65,14 +77,20 @@ class GlowConvNet(keras.layers.Layer):
         self.conv_mid.build(hidden)
         self.norm_mid.build(hidden)
         self.conv_out.build(hidden)
+        if self.context_proj is not None:
+            self.context_proj.build((None, self.context_dim))
         self.built = True
 
-    def call(self, x):
-        h = ops.relu(self.norm_in(self.conv_in(x)))
+    def call(self, x, conditional_input=None):
+        check_context(conditional_input, self.context_dim, "GlowConvNet")
+        h = self.norm_in(self.conv_in(x))
+        if self.context_proj is not None:
+            h = h + ops.cast(self.context_proj(conditional_input), h.dtype)[:, None, None, :]
+        h = ops.relu(h)
         h = ops.relu(self.norm_mid(self.conv_mid(h)))
         return self.conv_out(h)
 
     def get_config(self):
         config = super().get_config()
-        config.update(out_channels=self.out_channels, hidden_channels=self.hidden_channels)
+        config.update(out_channels=self.out_channels, hidden_channels=self.hidden_channels, context_dim=self.context_dim)
         return config

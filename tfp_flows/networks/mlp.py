@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -10,10 +11,19 @@ class MLP(keras.layers.Layer):
 
     `zero_init=True` zero-initialises the output layer so a coupling starts as the
     identity (additive) or as a fixed scaling (affine).
+
+    `context_dim=C > 0` makes it a conditional conditioner: `call(x, conditional_input=c)`
+    with `c` of shape `[N, C]` concatenated to the input (required).
     """
 
-    def __init__(self, output_dim: int, hidden_units: int = 1000, hidden_layers: int = 5, zero_init: bool = False, **kwargs):
+    def __init__(
+        self, output_dim: int, hidden_units: int = 1000, hidden_layers: int = 5, zero_init: bool = False,
+        context_dim: int = 0, **kwargs,
+    ):
         super().__init__(**kwargs)
+        if not isinstance(context_dim, int) or context_dim < 0:
+            raise ValueError(f"MLP: expected context_dim >= 0, got {context_dim!r}.")
+        self.context_dim = context_dim
         for key, value in dict(output_dim=output_dim, hidden_units=hidden_units).items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"MLP: expected {key} >= 1, got {value!r}.")
@@ -27,13 +37,15 @@ class MLP(keras.layers.Layer):
 
     def build(self, input_shape):
         shape = tuple(input_shape)
+        shape = shape[:-1] + (shape[-1] + self.context_dim,)
         for layer in self.hidden:
             layer.build(shape)
             shape = shape[:-1] + (self.hidden_units,)
         self.out.build(shape)
         self.built = True
 
-    def call(self, x):
+    def call(self, x, conditional_input=None):
+        x = _with_context(x, conditional_input, self.context_dim, "MLP")
         for layer in self.hidden:
             x = layer(x)
         return self.out(x)
@@ -45,5 +57,24 @@ class MLP(keras.layers.Layer):
             hidden_units=self.hidden_units,
             hidden_layers=self.hidden_layers,
             zero_init=self.zero_init,
+            context_dim=self.context_dim,
         )
         return config
+
+
+def _with_context(x, conditional_input, context_dim: int, owner: str):
+    """`x` with the context `[N, C]` concatenated on its last axis (vectors)."""
+    check_context(conditional_input, context_dim, owner)
+    if not context_dim:
+        return x
+    return ops.concatenate([x, ops.cast(conditional_input, x.dtype)], axis=-1)
+
+
+def check_context(conditional_input, context_dim: int, owner: str) -> None:
+    """A clear error when a conditional network gets no context, or an unconditional one gets one."""
+    if context_dim and conditional_input is None:
+        raise ValueError(f"{owner}: built with context_dim={context_dim}; call it with conditional_input=c of shape [N, {context_dim}].")
+    if not context_dim and conditional_input is not None:
+        raise ValueError(f"{owner}: got conditional_input, but it was built without a context (context_dim=0).")
+    if context_dim and conditional_input.shape[-1] is not None and conditional_input.shape[-1] != context_dim:
+        raise ValueError(f"{owner}: expected conditional_input of width {context_dim}, got shape {tuple(conditional_input.shape)}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows.networks.mlp import check_context
 from tfp_flows.networks.normalization import DataInitNorm
 
 
@@ -41,10 +42,22 @@ class RealNVPResNet(keras.layers.Layer):
     `log_scale = scale * tanh(h)` and `scale` is a learned per-channel factor (Dinh et al.
     2016): bounded, so `AffineCoupling(..., scale_fn="exp")` stays stable. With
     `affine_head=False` the zero conv's output is returned as is (spline couplings).
+
+    `context_dim=C > 0` conditions it: `call(x, conditional_input=c)` (`c`: `[N, C]`)
+    adds a learned per-channel bias `W c` (zero-initialised) after the input convolution.
     """
 
-    def __init__(self, out_channels: int, res_blocks: int = 8, filters: int = 64, affine_head: bool = True, **kwargs):
+    def __init__(
+        self, out_channels: int, res_blocks: int = 8, filters: int = 64, affine_head: bool = True, context_dim: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if not isinstance(context_dim, int) or context_dim < 0:
+            raise ValueError(f"RealNVPResNet: expected context_dim >= 0, got {context_dim!r}.")
+        self.context_dim = context_dim
+        self.context_proj = (
+            keras.layers.Dense(filters, use_bias=False, kernel_initializer="zeros", name="context_proj") if context_dim else None
+        )
         if not isinstance(out_channels, int) or out_channels < 1 or (affine_head and (out_channels < 2 or out_channels % 2)):
             raise ValueError(f"RealNVPResNet: expected an even out_channels >= 2, got {out_channels!r}.")
         if not isinstance(res_blocks, int) or res_blocks < 0:
@@ -65,10 +78,15 @@ class RealNVPResNet(keras.layers.Layer):
             layer.build(hidden)
         if self.affine_head:
             self.scale = self.add_weight(shape=(self.out_channels // 2,), initializer="ones", name="scale")
+        if self.context_proj is not None:
+            self.context_proj.build((None, self.context_dim))
         self.built = True
 
-    def call(self, x):
+    def call(self, x, conditional_input=None):
+        check_context(conditional_input, self.context_dim, "RealNVPResNet")
         h = self.conv_in(x)
+        if self.context_proj is not None:
+            h = h + ops.cast(self.context_proj(conditional_input), h.dtype)[:, None, None, :]
         for block in self.blocks:
             h = block(h)
         out = self.conv_out(ops.relu(self.norm_out(h)))
@@ -79,5 +97,6 @@ class RealNVPResNet(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(out_channels=self.out_channels, res_blocks=self.res_blocks, filters=self.filters, affine_head=self.affine_head)
+        config.update(out_channels=self.out_channels, res_blocks=self.res_blocks, filters=self.filters, affine_head=self.affine_head,
+                      context_dim=self.context_dim)
         return config
