@@ -181,10 +181,10 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
         )
         return config
 
-    def initialize(self, x, discrete: bool = True) -> None:
+    def initialize(self, x, discrete: bool = True, labels=None, context=None) -> None:
         if self.standardizer is not None and not self.standardizer.is_adapted:
             self.standardizer.adapt(self.dequantize(x) if discrete else x)
-        super().initialize(x, discrete)
+        super().initialize(x, discrete, labels=labels, context=context)
 
 
 def _standardizer(standardize: bool, event_shape, owner: str):

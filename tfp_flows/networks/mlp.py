@@ -77,4 +77,4 @@ def check_context(conditional_input, context_dim: int, owner: str) -> None:
     if not context_dim and conditional_input is not None:
         raise ValueError(f"{owner}: got conditional_input, but it was built without a context (context_dim=0).")
     if context_dim and conditional_input.shape[-1] is not None and conditional_input.shape[-1] != context_dim:
-        raise ValueError(f"{owner}: expected conditional_input of width {context_dim}, got shape {tuple(conditional_input.shape)}.")
+        raise ValueError(f"{owner}: expected conditional_input of width {context_dim} (context_dim={context_dim}), got shape {tuple(conditional_input.shape)}.")
