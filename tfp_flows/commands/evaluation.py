@@ -108,7 +108,9 @@ def score(args) -> int:
             f"{args.data} holds {own.info.kind} of shape {own.info.event_shape}, but the run models {modelled} of shape "
             f"{model.event_shape}" + (" (pass images of the run's size, or train with --image-size)" if own.info.kind == modelled == "images" else "") + "."
         )
-    if own.info.num_bins is not None and own.info.num_bins != model.num_bins:
+    # Arrays hold levels as they are: those of a run with another number of levels (the digits' 0..16) fit if in range.
+    fits = kind == "arrays" and model.num_bins is not None and int(own.examples.max()) < model.num_bins
+    if own.info.num_bins is not None and own.info.num_bins != model.num_bins and not fits:
         raise ValueError(f"{args.data} has {own.info.num_bins} levels per pixel, the run models {model.num_bins}.")
     names = conditioning.class_names(config, model)
     labels = _run_labels(own, names, args.data, kind) if conditioning.num_classes(model) else None

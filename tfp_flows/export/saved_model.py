@@ -125,8 +125,14 @@ def _archive(model) -> keras.export.ExportArchive:
             tf.debugging.assert_non_negative(temperature, message="temperature: expected a float32 >= 0"),
         ]
         with tf.control_dependencies(asserts):
-            kwargs = condition.for_samples(num_samples, *given)
-            y = model.sample(tf.identity(num_samples), temperature=tf.identity(temperature), **kwargs)
+            if given:
+                # The conditional prior lives in `decode(z, labels/context)`: standard base noise at the temperature,
+                # decoded given the condition, is `model.sample` (whose sample shape must be static with a condition).
+                kwargs = condition.for_samples(num_samples, *given)
+                noise = model.base_distribution.sample(tf.identity(num_samples)) * tf.cast(temperature, model.flow_dtype)
+                y = model.decode(noise, **kwargs)
+            else:
+                y = model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))
         out = {"x": _float32(y)}
         if model.num_bins is not None:
             out["levels"] = model.to_levels(y)
