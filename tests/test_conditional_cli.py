@@ -22,15 +22,15 @@ TINY = ["--preset", "tiny", "--epochs", "1", "--batch-size", "256", "--samples",
 
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory):
-    """A tiny class-conditional Glow trained 1 epoch on the digits and their labels."""
+    """A tiny class-conditional NICE (the cheapest to trace) trained 1 epoch on the digits and their labels."""
     out = str(tmp_path_factory.mktemp("conditional") / "run")
-    assert cli.main(["train", "--model", "glow", "--conditional", *TINY, "--output", out]) == 0
+    assert cli.main(["train", "--model", "nice", "--conditional", *TINY, "--output", out]) == 0
     return out
 
 
 @pytest.fixture(scope="module")
 def context_run(tmp_path_factory):
-    """A tiny RealNVP of p(x, y | c) on a CSV whose mean moves with its context column c."""
+    """A tiny NICE of p(x, y | c) on a CSV whose mean moves with its context column c."""
     root = tmp_path_factory.mktemp("context")
     rng = np.random.default_rng(0)
     c = rng.uniform(-2, 2, 200)
@@ -38,7 +38,7 @@ def context_run(tmp_path_factory):
     path = root / "table.csv"
     np.savetxt(path, rows, delimiter=",", header="x,y,c", comments="", fmt="%.5f")
     out = str(root / "run")
-    assert cli.main(["train", "--data", str(path), "--context-columns", "c", "--preset", "tabular_tiny", "--epochs", "2",
+    assert cli.main(["train", "--model", "nice", "--data", str(path), "--context-columns", "c", "--preset", "tabular_tiny", "--epochs", "1",
                      "--batch-size", "64", "--warmup-steps", "2", "--output", out]) == 0
     return dict(run=out, table=str(path), root=root)
 
@@ -100,10 +100,10 @@ def test_score_uses_the_datas_labels(class_run, tmp_path, capsys):
 
 def test_resume_keeps_the_conditioning(class_run, capsys):
     # The same conditioning loads the conditional checkpoint and has nothing left to train ...
-    assert cli.main(["train", "--model", "glow", "--conditional", *TINY, "--output", class_run]) == 0
+    assert cli.main(["train", "--model", "nice", "--conditional", *TINY, "--output", class_run]) == 0
     assert "has already trained 1 epochs" in capsys.readouterr().out
     # ... an unconditional rerun on the same --output is refused.
-    code, err = run_cli(["train", "--model", "glow", *TINY, "--output", class_run], capsys)
+    code, err = run_cli(["train", "--model", "nice", *TINY, "--output", class_run], capsys)
     assert code == 2 and "holds a run with a different num_classes (num_classes=10)" in err
 
 
