@@ -343,7 +343,7 @@ class FlowModel(conditioning.ConditionalMethods, keras.Model, abc.ABC):
         owner = f"{type(self).__name__}.sample"
         c = conditioning.condition(self, labels, context, owner)
         if n is None:
-            n = 1 if c is None else tuple(c.shape[:-1].as_list())
+            n = 1 if c is None else conditioning.default_sample_shape(c, owner)
         sample_shape = validation.check_sample_shape(n, owner)
         temperature = validation.check_temperature(temperature, owner)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):

@@ -171,21 +171,37 @@ def split_batch(model, data, owner: str):
 
 
 def broadcast_to_sample_shape(c: tf.Tensor, sample_shape, owner: str) -> tf.Tensor:
-    """`c` (`[*L, D]`) broadcast to `[*sample_shape, D]` and folded to `[count, D]`; `L` must broadcast to it."""
-    shape = tuple(int(d) for d in sample_shape)
-    batch = tuple(c.shape[:-1].as_list())
-    try:
-        joint = np.broadcast_shapes(batch, shape)
-    except ValueError:
-        joint = None
-    if joint != shape:
-        raise ValueError(
-            f"{owner}: the labels/context batch shape {batch} does not broadcast to the sample shape {shape}; "
-            "omit n for one sample per label/context row, or give n a shape they broadcast to "
-            "(e.g. n=(rows, m) with context[:, None] for m samples per row)."
-        )
-    c = tf.broadcast_to(c, shape + (c.shape[-1],))
+    """`c` (`[*L, D]`) broadcast to `[*sample_shape, D]` and folded to `[count, D]`; `L` must broadcast to it.
+
+    The check is static when the sample shape is made of ints; a sample size given as a
+    tensor (inside a `tf.function` or a SavedModel signature) broadcasts at run time.
+    """
+    if all(isinstance(d, (int, np.integer)) for d in sample_shape):
+        shape = tuple(int(d) for d in sample_shape)
+        batch = tuple(c.shape[:-1].as_list())
+        try:
+            joint = np.broadcast_shapes(tuple(1 if d is None else d for d in batch), shape)
+        except ValueError:
+            joint = None
+        if joint != shape:
+            raise ValueError(
+                f"{owner}: the labels/context batch shape {batch} does not broadcast to the sample shape {shape}; "
+                "omit n for one sample per label/context row, or give n a shape they broadcast to "
+                "(e.g. n=(rows, m) with context[:, None] for m samples per row)."
+            )
+    shape = tf.cast(tf.stack([tf.cast(d, tf.int32) for d in sample_shape]), tf.int32) if sample_shape else tf.zeros([0], tf.int32)
+    c = tf.broadcast_to(c, tf.concat([shape, [c.shape[-1]]], 0))
     return tf.reshape(c, [-1, c.shape[-1]])
+
+
+def default_sample_shape(c: tf.Tensor, owner: str):
+    """The sample shape of `sample(labels=...)` / `sample(context=...)` without `n`: the condition's batch shape."""
+    batch = c.shape[:-1]
+    if batch.is_fully_defined():
+        return tuple(batch.as_list())
+    if batch.rank == 1:
+        return tf.shape(c)[0]  # one unknown batch dimension (a SavedModel signature's labels [None])
+    raise ValueError(f"{owner}: cannot take the sample shape from labels/context of unknown shape {c.shape}; pass n.")
 
 
 class ConditionalMethods:
