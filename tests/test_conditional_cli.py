@@ -18,13 +18,14 @@ from tfp_flows.training import RunDir
 from tfp_flows.training.sample_quality import real_test_digits
 
 TINY = ["--preset", "tiny", "--epochs", "1", "--batch-size", "256", "--samples", "20", "--warmup-steps", "2"]
+CLASSES = ["--model", "nice", "--conditional", "--condition-couplings"]
 
 
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory):
     """A tiny class-conditional NICE (the cheapest to trace) trained 1 epoch on the digits and their labels."""
     out = str(tmp_path_factory.mktemp("conditional") / "run")
-    assert cli.main(["train", "--model", "nice", "--conditional", *TINY, "--output", out]) == 0
+    assert cli.main(["train", *CLASSES, *TINY, "--output", out]) == 0
     return out
 
 
@@ -47,8 +48,9 @@ def test_train_records_the_classes_and_samples_a_row_per_class(class_run):
     run = RunDir(class_run)
     config = run.read_json("config.json")
     assert config["num_classes"] == 10 and config["class_names"] == list("0123456789") and config["context_columns"] is None
+    assert config["condition_couplings"] is True and config["weight_y"] is None
     model = run.load_model("last.keras", compile=False)
-    assert model.num_classes == 10
+    assert model.num_classes == 10 and model.condition_couplings
     png = tf.io.decode_png(tf.io.read_file(run.file("samples", "epoch_001.png"))).numpy()
     assert png.shape == (10 * 33 + 1, 2 * 33 + 1, 1)  # 20 samples: 10 rows (classes) of 2
 
@@ -100,7 +102,7 @@ def test_score_uses_the_datas_labels(class_run, tmp_path, capsys):
 
 def test_resume_keeps_the_conditioning(class_run, capsys):
     # The same conditioning loads the conditional checkpoint and has nothing left to train ...
-    assert cli.main(["train", "--model", "nice", "--conditional", *TINY, "--output", class_run]) == 0
+    assert cli.main(["train", *CLASSES, *TINY, "--output", class_run]) == 0
     assert "has already trained 1 epochs" in capsys.readouterr().out
     # ... an unconditional rerun on the same --output is refused.
     code, err = run_cli(["train", "--model", "nice", *TINY, "--output", class_run], capsys)
@@ -137,6 +139,9 @@ def test_context_run_trains_evaluates_samples_and_scores(context_run, tmp_path, 
         (["sample", "--run", "x", "--context", "1,abc"], "expected comma-separated numbers, got '1,abc'"),
         (["sample", "--run", "x", "--context-file", "/no/such.csv"], "--context-file /no/such.csv: no such file"),
         (["sample", "--run", "x", "--label", "-1"], "expected a number >= 0, got -1"),
+        (["train", "--condition-couplings"], "--condition-couplings applies to class-conditional models: add --conditional"),
+        (["train", "--weight-y", "0.5", "--model", "glow"], "--weight-y applies to class-conditional models: add --conditional"),
+        (["train", "--conditional", "--data", "photos.csv"], "--data photos.csv: no such file or folder"),
     ],
 )
 def test_argument_mistakes_before_tensorflow(argv, message, capsys):

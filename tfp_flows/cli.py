@@ -111,6 +111,11 @@ def _add_train(commands):
                            help="a class-conditional model p(x | label) of labelled images: digits, mnist, fashion_mnist, "
                                 "cifar10, svhn_cropped, other TFDS datasets with a label, folders with one subfolder per "
                                 "class, .npz with labels (glow, realnvp, nice)")
+    train.add_argument("--condition-couplings", action="store_true",
+                       help="with --conditional: also feed the label to every coupling network (default: the class "
+                            "prior only, as openai/glow's ycond; context models always condition their couplings)")
+    train.add_argument("--weight-y", type=_number(float, 0.0), default=0.0,
+                       help="with --conditional: weight of openai/glow's auxiliary classification loss on the latent")
     condition.add_argument("--context-columns", type=_column_list, default=None, metavar="C1,C2,...",
                            help="columns of a CSV (--data) to condition on: a vector model p(x | context) of the other "
                                 "(or --columns) columns (realnvp, nice)")
@@ -227,7 +232,11 @@ def check_conditioning(args) -> str | None:
             if os.path.splitext(context_file)[1].lower() not in TABLE_SUFFIXES:
                 return f"--context-file {context_file}: expected a CSV table with a header naming the context columns."
         return None
-    if args.command != "train" or not (args.conditional or args.context_columns):
+    if args.command != "train":
+        return None
+    if (args.condition_couplings or args.weight_y) and not args.conditional:
+        return f"{'--condition-couplings' if args.condition_couplings else '--weight-y'} applies to class-conditional models: add --conditional."
+    if not (args.conditional or args.context_columns):
         return None
     flag = "--conditional" if args.conditional else "--context-columns"
     model = args.model

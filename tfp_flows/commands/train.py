@@ -13,7 +13,7 @@ from tfp_flows.training import EMAWeights, RunCheckpoint, RunDir, SampleGrid, us
 
 # What must match for a rerun to resume a run (anything else may change between runs).
 _RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization",
-                 "num_classes", "context_columns")
+                 "num_classes", "context_columns", "condition_couplings", "weight_y")
 _OWN = ("folder", "arrays", "table")
 
 
@@ -41,6 +41,10 @@ def build_model(config: dict, info: data.DatasetInfo | None = None) -> models.Fl
         overrides.pop("coupling", None)  # always affine, checked above
     if config.get("num_classes"):
         overrides["num_classes"] = config["num_classes"]
+        if config.get("condition_couplings"):
+            overrides["condition_couplings"] = True
+        if config.get("weight_y"):
+            overrides["weight_y"] = config["weight_y"]
     if config.get("context_columns"):
         overrides["context_dim"] = len(config["context_columns"])
     return model_cls.from_preset(
@@ -150,6 +154,8 @@ def train(args) -> int:
         # Conditioning (None: unconditional): class labels of images, or a table's context columns.
         num_classes=info.num_classes if conditional else None, class_names=list(info.class_names) if conditional else None,
         context_columns=list(context_columns) if context_columns else None,
+        condition_couplings=True if conditional and getattr(args, "condition_couplings", False) else None,
+        weight_y=float(args.weight_y) if conditional and getattr(args, "weight_y", 0.0) else None,
     )
 
     state = resume_state(run, config, _RUN_IDENTITY)
