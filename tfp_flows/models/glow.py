@@ -44,6 +44,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     `num_classes=K` makes it class-conditional (openai/glow's `ycond`; see `FlowModel`):
     `log_prob(y, labels=...)`, `sample(n, labels=...)`, `classify(x)`;
     `condition_couplings=True` adds a learned per-class bias to every coupling network.
+    Each split prior also gets a per-class bias per channel, as in openai/glow.
     """
 
     def __init__(
@@ -105,7 +106,8 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 self.nets.append(GlowConvNet(out, hidden_channels, context_dim=self.network_context_dim, name=f"{tag}_coupling"))
             if level < levels - 1:
                 factored = channels // 2
-                self.split_priors.append(ZeroConv2D(2 * factored, name=f"l{level}_split_prior"))
+                # class-conditional models: openai/glow's split2d_prior with ycond (a per-class bias per channel)
+                self.split_priors.append(ZeroConv2D(2 * factored, context_dim=self.condition_dim, name=f"l{level}_split_prior"))
                 shape = (shape[0], shape[1], channels - factored)
         self.top_prior = GaussianPriorLayer(self.level_shapes[-1], name="top_prior")
         self._build_all()
@@ -144,7 +146,10 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             if flow is None:
                 head = [flat, tfb.Invert(self.top_prior.bijector())]
             else:
-                head = [tfb.Invert(FactorOut(tfb.Invert(flow), self.level_shapes[level], prior=self.split_priors[level]))]
+                split = FactorOut(
+                    tfb.Invert(flow), self.level_shapes[level], prior=self.split_priors[level], conditional=bool(self.condition_dim)
+                )
+                head = [tfb.Invert(split)]
             flow = tfb.Chain(head + steps[::-1])
         if self.num_bins is None:
             return flow

@@ -15,26 +15,41 @@ class ZeroConv2D(keras.layers.Layer):
     Starting at zero makes every coupling the identity map (additive) or a fixed
     scaling (affine), and the split prior a standard normal; the learned per-channel
     `logs` lets the output grow quickly once training starts.
+
+    `context_dim=C > 0`: `call(x, conditional_input=c)` adds `W c` (zero-initialised,
+    per channel) to the output: openai/glow's `split2d_prior` with `ycond`
+    (`h += linear_zeros(y_onehot)`).
     """
 
-    def __init__(self, filters: int, kernel_size: int = 3, **kwargs):
+    def __init__(self, filters: int, kernel_size: int = 3, context_dim: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(filters, int) or filters < 1:
             raise ValueError(f"ZeroConv2D: expected filters >= 1, got {filters!r}.")
-        self.filters, self.kernel_size = filters, kernel_size
+        if not isinstance(context_dim, int) or context_dim < 0:
+            raise ValueError(f"ZeroConv2D: expected context_dim >= 0, got {context_dim!r}.")
+        self.filters, self.kernel_size, self.context_dim = filters, kernel_size, context_dim
         self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer="zeros", name="conv")
+        self.context_proj = (
+            keras.layers.Dense(filters, use_bias=False, kernel_initializer="zeros", name="context_proj") if context_dim else None
+        )
 
     def build(self, input_shape):
         self.conv.build(input_shape)
         self.logs = self.add_weight(shape=(self.filters,), initializer="zeros", name="logs")
+        if self.context_proj is not None:
+            self.context_proj.build((None, self.context_dim))
         self.built = True
 
-    def call(self, x):
-        return self.conv(x) * ops.exp(ops.cast(self.logs, self.compute_dtype) * 3.0)
+    def call(self, x, conditional_input=None):
+        check_context(conditional_input, self.context_dim, "ZeroConv2D")
+        out = self.conv(x) * ops.exp(ops.cast(self.logs, self.compute_dtype) * 3.0)
+        if self.context_proj is not None:
+            out = out + ops.cast(self.context_proj(conditional_input), out.dtype)[:, None, None, :]
+        return out
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size)
+        config.update(filters=self.filters, kernel_size=self.kernel_size, context_dim=self.context_dim)
         return config
 
 
