@@ -5,8 +5,9 @@ class at each temperature, quantised to the levels 0..16 (`model.to_levels`), ar
 the RBF SVC of real digits (`tfp_flows.training.sample_quality`): "on label" is the share
 it assigns to the class the sample was drawn for (10% by chance), "confident" the share on
 which its highest probability is above 0.9. Then the run's test bits/dim given the label
-(uniform dequantization, mean of `--test-passes` draws) and the flow's own Bayes-rule test
-accuracy (`model.classify`, bin centres, uniform class prior), next to the SVC's.
+(uniform dequantization, mean of `--test-passes` draws), its marginal bits/dim without the
+label (the mixture `p(x) = sum_k p(x | k) / K`, same draws) and the flow's own Bayes-rule
+test accuracy (`model.classify`, bin centres, uniform class prior), next to the SVC's.
 
 Run (after `tfp-flows train --model glow --conditional --output runs/glow-digits-conditional`):
   python benchmarks/conditional_digits.py --run runs/glow-digits-conditional [--json out.json]
@@ -16,7 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import math
+
 import numpy as np
+import tensorflow as tf
 
 from tfp_flows import data
 from tfp_flows.training import RunDir
@@ -35,7 +39,17 @@ def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: in
     images, labels = real_test_digits()
     keras.utils.set_random_seed(seed)
     test = data.load("digits", "test", batch_size=360, shuffle=False, with_labels=True)
-    bits = float(np.mean([np.mean(model.bits_per_dim(x, noise=True, labels=l)) for _ in range(passes) for x, l in test]))
+    bits, marginal = [], []
+    for _ in range(passes):
+        for x, l in test:
+            y = model.dequantize(x, noise=True)
+            per_class = model.class_log_likelihoods(y, discrete=False)  # log p(y | k), [N, K]
+            discrete = model.num_dims * math.log(model.num_bins)
+            given = tf.gather(per_class, l, batch_dims=1)
+            mixture = tf.reduce_logsumexp(per_class, axis=-1) - math.log(model.num_classes)
+            bits.append(np.mean(-(given.numpy() - discrete) / (model.num_dims * math.log(2.0))))
+            marginal.append(np.mean(-(mixture.numpy() - discrete) / (model.num_dims * math.log(2.0))))
+    bits, marginal = float(np.mean(bits)), float(np.mean(marginal))
     accuracy = float(np.mean(np.asarray(model.classify(images)) == labels))
     rows = []
     for temperature in temperatures:
@@ -43,7 +57,8 @@ def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: in
         levels = model.to_levels(samples).numpy()
         predicted = scorer.classifier.predict(scorer_features(levels))
         rows.append(dict(
-            run=path, model=config["model"], temperature=temperature, test_bits_per_dim=bits, flow_accuracy=accuracy,
+            run=path, model=config["model"], temperature=temperature, test_bits_per_dim=bits, marginal_bits_per_dim=marginal,
+            flow_accuracy=accuracy,
             on_label=float(np.mean(predicted == sample_labels)), confident=scorer.confident_fraction(levels),
             on_label_by_class=[float(np.mean(predicted[sample_labels == k] == k)) for k in range(10)],
         ))
@@ -68,11 +83,13 @@ def main(argv=None) -> None:
     scorer = DigitScorer.fit()
     images, labels = real_test_digits()
     print(f"SVC on the real test digits: accuracy {scorer.accuracy(images, labels):.1%}")
-    print("| run | temperature | test bits/dim given the label | flow's Bayes-rule accuracy | samples on label | confident |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | temperature | test bits/dim given the label | marginal (no label) | flow's Bayes-rule accuracy "
+          "| samples on label | confident |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     rows = [row for path in args.run for row in score_run(path, scorer, args.temperatures, args.num, args.test_passes, args.seed)]
     for row in rows:
-        print(f"| {row['model']} ({row['run']}) | {row['temperature']} | {row['test_bits_per_dim']:.3f} | {row['flow_accuracy']:.1%} "
+        print(f"| {row['model']} ({row['run']}) | {row['temperature']} | {row['test_bits_per_dim']:.3f} "
+              f"| {row['marginal_bits_per_dim']:.3f} | {row['flow_accuracy']:.1%} "
               f"| {row['on_label']:.0%} | {row['confident']:.0%} |")
     if args.json:
         with open(args.json, "w") as handle:
