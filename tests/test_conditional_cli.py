@@ -106,7 +106,7 @@ def test_resume_keeps_the_conditioning(class_run, capsys):
     assert "has already trained 1 epochs" in capsys.readouterr().out
     # ... an unconditional rerun on the same --output is refused.
     code, err = run_cli(["train", "--model", "nice", *TINY, "--output", class_run], capsys)
-    assert code == 2 and "holds a run with a different num_classes (num_classes=10)" in err
+    assert code == 2 and "holds a run with a different num_classes, condition_couplings (num_classes=10, condition_couplings=True)" in err
 
 
 def test_context_run_trains_evaluates_samples_and_scores(context_run, tmp_path, capsys):

@@ -42,14 +42,20 @@ def exported(tmp_path_factory):
     )
 
 
-def test_signatures_take_labels_or_context(exported):
-    by_class = tf.saved_model.load(exported["class_path"]).signatures
+@pytest.fixture(scope="module")
+def loaded(exported):
+    """Both SavedModels loaded once in this process (loading costs about a second each)."""
+    return {name: tf.saved_model.load(exported[f"{name}_path"]) for name in ("class", "context")}
+
+
+def test_signatures_take_labels_or_context(loaded):
+    by_class = loaded["class"].signatures
     assert set(by_class) == {"serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode", "classify"}
     for name in ("log_prob", "bits_per_dim", "sample", "encode", "decode"):
         spec = by_class[name].structured_input_signature[1]["labels"]
         assert spec.dtype == tf.int32 and spec.shape.as_list() == [None], name
     assert set(by_class["classify"].structured_outputs) == {"labels", "probabilities"}
-    by_context = tf.saved_model.load(exported["context_path"]).signatures
+    by_context = loaded["context"].signatures
     assert "classify" not in by_context
     for name in ("log_prob", "bits_per_dim", "sample", "encode", "decode"):
         spec = by_context[name].structured_input_signature[1]["context"]
@@ -91,8 +97,8 @@ def test_reload_with_tensorflow_alone_matches_the_models(exported, tmp_path):
     assert np.abs(other - got["class_log_prob"]).max() > 1e-3
 
 
-def test_bad_labels_and_context_name_the_input(exported):
-    by_class = tf.saved_model.load(exported["class_path"]).signatures
+def test_bad_labels_and_context_name_the_input(loaded):
+    by_class = loaded["class"].signatures
     x = tf.fill([2, 8, 8, 1], 3.0)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels: expected class ids in \[0, 3\)"):
         by_class["bits_per_dim"](x=x, labels=tf.constant([1, 3]))
@@ -100,7 +106,7 @@ def test_bad_labels_and_context_name_the_input(exported):
         by_class["log_prob"](x=x / 17.0, labels=tf.constant([1, 2, 3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels: expected int32 \[None\], one per sample"):
         by_class["sample"](num_samples=tf.constant(3), temperature=tf.constant(1.0), labels=tf.constant([1, 2]))
-    by_context = tf.saved_model.load(exported["context_path"]).signatures
+    by_context = loaded["context"].signatures
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"context: expected finite float32 \[None, 2\]"):
         by_context["log_prob"](x=tf.zeros([2, 3]), context=tf.zeros([3, 2]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"context: expected \[num_samples, 2\] or \[1, 2\] rows"):
