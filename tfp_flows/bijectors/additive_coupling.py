@@ -19,6 +19,8 @@ class AdditiveCoupling(Coupling):
     `m` is the `conditioner`; its output must have event shape `param_event_shape`
     (the shape of `x_b`).
 
+    `conditional=True` makes the conditioner take `conditional_input=c` too (see `Coupling`).
+
     >>> import tensorflow as tf
     >>> from tfp_flows.bijectors import AdditiveCoupling
     >>> shift_net = lambda x_a: 2.0 * x_a

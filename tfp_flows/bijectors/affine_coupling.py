@@ -37,6 +37,13 @@ class AffineCoupling(Coupling):
     >>> b = AffineCoupling(net, mask="halves", event_shape=(4,), scale_fn="exp")
     >>> b.forward(tf.constant([[1.0, 2.0, 3.0, 4.0]])).numpy().tolist()
     [[1.0, 2.0, 4.0, 6.0]]
+
+    `conditional=True` (see `Coupling`): the conditioner also gets `conditional_input=c`.
+
+    >>> shift_by_c = lambda x_a, conditional_input: tf.concat([conditional_input, tf.zeros_like(x_a)], -1)
+    >>> b = AffineCoupling(shift_by_c, mask="halves", event_shape=(4,), scale_fn="exp", conditional=True)
+    >>> b.forward(tf.zeros([1, 4]), conditional_input=tf.constant([[5.0, 6.0]])).numpy().tolist()
+    [[0.0, 0.0, 5.0, 6.0]]
     """
 
     def __init__(

@@ -43,6 +43,8 @@ class SplineCoupling(Coupling):
     entry `i` are contiguous, widths then heights then slopes). Its output is cast to the
     data's dtype, so the spline and log-det are float32 under mixed precision.
 
+    `conditional=True` makes the conditioner take `conditional_input=c` too (see `Coupling`).
+
     >>> import tensorflow as tf
     >>> from tfp_flows.bijectors import SplineCoupling
     >>> zero_net = lambda x_a: tf.zeros(x_a.shape[:-1] + (2 * 23,))

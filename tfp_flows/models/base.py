@@ -439,7 +439,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, keras.Model,
         first = self._discrete(images, "the first batch of training data")
         c = conditioning.condition(self, labels, context, owner)
         if c is not None:
-            self._fold(first, "x", c)  # the batches of data and labels/context agree
+            conditioning.fold_pair(first, self.event_shape, c, owner)  # the batches of data and labels/context agree
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would only warn
         if not self.is_initialized:
