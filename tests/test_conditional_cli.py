@@ -188,3 +188,19 @@ def test_labelled_datasets_list_matches_the_data_package():
     from tfp_flows import data
 
     assert set(cli.LABELLED_DATASETS) == {name for name in cli.DATASETS if data.info(name).num_classes > 0}
+
+
+def test_score_matches_class_subfolders_by_name(tmp_path):
+    """A scored folder's class subfolders map to the run's class ids by name, whatever subset is present."""
+    from tfp_flows import data
+    from tfp_flows.commands.evaluation import _run_labels
+
+    for name, level in (("zebra", 200), ("cat", 10)):
+        (tmp_path / name).mkdir()
+        tf.io.write_file(str(tmp_path / name / "a.png"), tf.io.encode_png(np.full((4, 4, 1), level, np.uint8)))
+    own = data.read(str(tmp_path))
+    assert own.info.class_names == ("cat", "zebra") and own.labels.tolist() == [0, 1]
+    labels = _run_labels(own, ["ant", "zebra", "cat"], str(tmp_path), "folder")
+    assert labels.tolist() == [2, 1]
+    with pytest.raises(ValueError, match=r"class subfolder 'cat' is not a class of this run \(ant, zebra\)"):
+        _run_labels(own, ["ant", "zebra"], str(tmp_path), "folder")

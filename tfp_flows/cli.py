@@ -114,7 +114,7 @@ def _add_train(commands):
     train.add_argument("--condition-couplings", action="store_true",
                        help="with --conditional: also feed the label to every coupling network (default: the class "
                             "prior only, as openai/glow's ycond; context models always condition their couplings)")
-    train.add_argument("--weight-y", type=_number(float, 0.0), default=0.0,
+    train.add_argument("--weight-y", type=_number(float, 0.0), default=0.0, metavar="W",
                        help="with --conditional: weight of openai/glow's auxiliary classification loss on the latent")
     condition.add_argument("--context-columns", type=_column_list, default=None, metavar="C1,C2,...",
                            help="columns of a CSV (--data) to condition on: a vector model p(x | context) of the other "
