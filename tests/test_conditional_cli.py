@@ -156,6 +156,7 @@ def test_data_mistakes(class_run, context_run, tmp_path, capsys):
     table = context_run["table"]
     unlabelled = str(tmp_path / "unlabelled.npy")
     np.save(unlabelled, real_test_digits()[0][:5])
+    np.save(tmp_path / "rows.npy", np.zeros((4, 2), np.float32))
     cases = [
         (["train", "--conditional", "--data", str(folder), "--output", str(tmp_path / "r1")],
          "--conditional needs labelled data with two classes or more: flat has no class labels"),
@@ -168,6 +169,7 @@ def test_data_mistakes(class_run, context_run, tmp_path, capsys):
         (["sample", "--run", context_run["run"], "--context", "1,2"], "--context: expected 1 values (c), got 2"),
         (["sample", "--run", context_run["run"], "--label", "1"], "--label 1: this run is not class-conditional"),
         (["score", "--run", class_run, "--data", unlabelled], "unlabelled.npy has no class labels, but the run is class-conditional"),
+        (["score", "--run", context_run["run"], "--data", str(tmp_path / "rows.npy")], "this run models p(x | c): score a CSV table with those columns"),
     ]
     for argv, message in cases:
         code, err = run_cli(argv, capsys)

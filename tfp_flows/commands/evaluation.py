@@ -101,7 +101,8 @@ def score(args) -> int:
         raise ValueError(f"{args.data} is a {'table' if kind == 'table' else 'folder of images'}, but the run models "
                          f"{modelled} of shape {model.event_shape}.")
     if conditioning.context_dim(model) and not options.get("context_columns"):
-        raise ValueError(f"this run models p(x | context), but its config names no context columns; score a CSV with them.")
+        given = ", ".join(config.get("context_columns") or ["its context"])
+        raise ValueError(f"this run models p(x | {given}): score a CSV table with those columns, not {args.data}.")
     own = data.read(args.data, **options)
     if tuple(own.info.event_shape) != tuple(model.event_shape) or own.info.kind != modelled:
         raise ValueError(
