@@ -206,3 +206,23 @@ def test_score_matches_class_subfolders_by_name(tmp_path):
     assert labels.tolist() == [2, 1]
     with pytest.raises(ValueError, match=r"class subfolder 'cat' is not a class of this run \(ant, zebra\)"):
         _run_labels(own, ["ant", "zebra"], str(tmp_path), "folder")
+
+
+def test_class_conditional_vectors(tmp_path, capsys):
+    """--conditional on an .npz of labelled vectors: evaluate, and samples in CSV rows under a label column."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 60)
+    vectors = rng.normal(size=(120, 2)).astype(np.float32) + 3.0 * labels[:, None]
+    path = str(tmp_path / "points.npz")
+    np.savez(path, x=vectors, labels=labels)
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--model", "nice", "--conditional", "--data", path, "--preset", "tabular_tiny", "--epochs", "1",
+                     "--batch-size", "64", "--warmup-steps", "2", "--output", out]) == 0
+    assert cli.main(["evaluate", "--run", out, "--split", "test"]) == 0
+    assert "Bayes-rule accuracy" in capsys.readouterr().out
+    samples = str(tmp_path / "samples.csv")
+    assert cli.main(["sample", "--run", out, "--num", "3", "--out", samples]) == 0
+    rows = list(csv.reader(open(samples)))
+    assert rows[0] == ["label", "0", "1"] and [r[0] for r in rows[1:]] == ["0", "0", "0", "1", "1", "1"]
+    assert cli.main(["sample", "--run", out, "--num", "2", "--label", "1", "--out", samples]) == 0
+    assert [r[0] for r in list(csv.reader(open(samples)))[1:]] == ["1", "1"]

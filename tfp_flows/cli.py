@@ -108,9 +108,9 @@ def _add_train(commands):
                        help="numeric columns of a CSV to model (default: all columns but the context columns)")
     condition = train.add_mutually_exclusive_group()
     condition.add_argument("--conditional", action="store_true",
-                           help="a class-conditional model p(x | label) of labelled images: digits, mnist, fashion_mnist, "
+                           help="a class-conditional model p(x | label) of labelled data: digits, mnist, fashion_mnist, "
                                 "cifar10, svhn_cropped, other TFDS datasets with a label, folders with one subfolder per "
-                                "class, .npz with labels (glow, realnvp, nice)")
+                                "class, .npz (images or vectors) with labels (glow, realnvp, nice)")
     train.add_argument("--condition-couplings", action="store_true",
                        help="with --conditional: also feed the label to every coupling network (default: the class "
                             "prior only, as openai/glow's ycond; context models always condition their couplings)")

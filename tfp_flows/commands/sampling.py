@@ -56,7 +56,8 @@ def sample(args) -> int:
         print(f"Wrote {num} samples{what} (temperature {args.temperature}) to {out} ({image.shape[1]}x{image.shape[0]} px)")
         return 0
     samples = model.sample(num, temperature=args.temperature, seed=args.seed, **condition).numpy()
-    _write_arrays(model, config, out, suffix, samples)
+    labelled = None if label is None else (["label"], [[conditioning.class_names(config, model)[label]]] * num)
+    _write_arrays(model, config, out, suffix, samples, leading=labelled)
     print(f"Wrote {num} samples{what} {tuple(samples.shape[1:])} (temperature {args.temperature}) to {out}")
     return 0
 
@@ -71,7 +72,7 @@ def _sample_every_class(args, config, model, out, suffix) -> int:
         print(f"Wrote {per_class} samples of each of {len(names)} classes, a row per class ({', '.join(names)}; temperature "
               f"{args.temperature}) to {out} ({image.shape[1]}x{image.shape[0]} px)")
         return 0
-    _write_arrays(model, config, out, suffix, samples)
+    _write_arrays(model, config, out, suffix, samples, leading=(["label"], [[names[k]] for k in labels]))
     print(f"Wrote {per_class} samples of each of {len(names)} classes {tuple(samples.shape[1:])}, class by class "
           f"({', '.join(names)}; temperature {args.temperature}) to {out}")
     return 0
@@ -91,14 +92,14 @@ def _sample_given_context(args, config, model, out, suffix, context, context_fil
         per_row = args.num or 1
     contexts = np.repeat(rows, per_row, axis=0)
     samples = model.sample(len(contexts), context=tf.constant(contexts), temperature=args.temperature, seed=args.seed).numpy()
-    _write_arrays(model, config, out, suffix, samples, context=(columns, contexts))
+    _write_arrays(model, config, out, suffix, samples, leading=(columns, [[f"{v:.7g}" for v in row] for row in contexts]))
     print(f"Wrote {len(samples)} samples {tuple(samples.shape[1:])} ({per_row} per context row, {len(rows)} row(s) of "
           f"{', '.join(columns)}; temperature {args.temperature}) to {out}")
     return 0
 
 
-def _write_arrays(model, config, out, suffix, samples, context=None) -> None:
-    """`.npy` (raw array) or `.csv` (vectors under the data's header; context columns first when given)."""
+def _write_arrays(model, config, out, suffix, samples, leading=None) -> None:
+    """`.npy` (raw array) or `.csv` (vectors under the data's header, after `leading` columns: the label or context)."""
     if model.num_bins is not None:  # images: discrete levels, as the data came
         samples = np.clip(np.floor(samples * model.num_bins), 0, model.num_bins - 1).astype(np.uint8 if model.num_bins <= 256 else np.int32)
     out = os.path.abspath(out)
@@ -107,12 +108,12 @@ def _write_arrays(model, config, out, suffix, samples, context=None) -> None:
         atomic_write(out, lambda path: np.save(path, samples), suffix=".npy")
         return
     columns = config.get("feature_columns") or [f"x{i}" for i in range(samples.shape[1])]
-    context_columns, context_values = context if context is not None else ([], np.zeros((len(samples), 0)))
+    leading_columns, leading_cells = leading if leading is not None else ([], [[] for _ in samples])
 
     def write(path):
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(list(context_columns) + list(columns))
-            writer.writerows([[f"{v:.7g}" for v in given] + [f"{v:.7g}" for v in row] for given, row in zip(context_values, samples)])
+            writer.writerow(list(leading_columns) + list(columns))
+            writer.writerows([list(given) + [f"{v:.7g}" for v in row] for given, row in zip(leading_cells, samples)])
 
     atomic_write(out, write)

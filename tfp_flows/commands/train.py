@@ -73,9 +73,6 @@ def _check_conditioning(args, dataset: str, kind: str, info: data.DatasetInfo, m
     if conditional:
         if model_name not in ("glow", "realnvp", "nice"):
             raise ValueError(f"--conditional: {model_name} has no class-conditional form; use --model glow, realnvp or nice.")
-        if info.kind != "images":
-            raise ValueError(f"--conditional: {_short_name(dataset, kind)} holds vectors, which have no class labels; "
-                             "condition a table on columns with --context-columns.")
         if info.num_classes < 2:
             found = "one class" if info.num_classes == 1 else "no class labels"
             raise ValueError(
