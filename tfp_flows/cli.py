@@ -26,6 +26,10 @@ PRESETS = {
 }
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a", "downsampled_imagenet_32", "downsampled_imagenet_64")
 SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
+# Named datasets with class labels (tfp_flows.data: digits' digit, TFDS `label` features), for --conditional.
+LABELLED_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped")
+CONDITIONAL_MODELS = ("glow", "realnvp", "nice")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 EPILOG = f"""\
 models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images),
@@ -75,6 +79,16 @@ def _column_list(text):
     return names
 
 
+def _number_list(text):
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(abs(v) < float("inf") for v in values):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
 def _add_train(commands):
     train = commands.add_parser("train", help="train a model (resumes when rerun on the same --output)",
                                 formatter_class=_Help, epilog=EPILOG)
@@ -91,7 +105,20 @@ def _add_train(commands):
     train.add_argument("--image-size", type=_number(int, 1), default=None, metavar="N",
                        help="centre-crop and resize images to N x N (folders of mixed sizes, TFDS datasets)")
     train.add_argument("--columns", type=_column_list, default=None, metavar="A,B,...",
-                       help="numeric columns of a CSV to model (default: all columns)")
+                       help="numeric columns of a CSV to model (default: all columns but the context columns)")
+    condition = train.add_mutually_exclusive_group()
+    condition.add_argument("--conditional", action="store_true",
+                           help="a class-conditional model p(x | label) of labelled data: digits, mnist, fashion_mnist, "
+                                "cifar10, svhn_cropped, other TFDS datasets with a label, folders with one subfolder per "
+                                "class, .npz (images or vectors) with labels (glow, realnvp, nice)")
+    train.add_argument("--condition-couplings", action="store_true",
+                       help="with --conditional: also feed the label to every coupling network (default: the class "
+                            "prior only, as openai/glow's ycond; context models always condition their couplings)")
+    train.add_argument("--weight-y", type=_number(float, 0.0), default=0.0, metavar="W",
+                       help="with --conditional: weight of openai/glow's auxiliary classification loss on the latent")
+    condition.add_argument("--context-columns", type=_column_list, default=None, metavar="C1,C2,...",
+                           help="columns of a CSV (--data) to condition on: a vector model p(x | context) of the other "
+                                "(or --columns) columns (realnvp, nice)")
     train.add_argument("--validation-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
                        help="held-out validation fraction of --data without its own splits")
     train.add_argument("--test-fraction", type=_number(float, 0.0, maximum=1.0), default=0.1,
@@ -134,7 +161,16 @@ def _add_sample(commands):
     sample = commands.add_parser("sample", help="samples from a trained run: a PNG grid (images) or CSV rows (vectors)",
                                  formatter_class=_Help)
     sample.add_argument("--run", required=True, help="run directory written by train")
-    sample.add_argument("--num", type=_number(int, 1), default=64, help="number of samples")
+    sample.add_argument("--num", type=_number(int, 1), default=None,
+                        help="number of samples (default: 64; class-conditional runs: 10 per class, one row per class; "
+                             "with --context-file: 1 per context row)")
+    condition = sample.add_mutually_exclusive_group()
+    condition.add_argument("--label", type=_number(int, 0), default=None, metavar="K",
+                           help="class-conditional runs: samples of class K only (default: every class, a row each)")
+    condition.add_argument("--context", type=_number_list, default=None, metavar="V1,V2,...",
+                           help="context-conditioned runs: the context values (one per context column) to sample at")
+    condition.add_argument("--context-file", default=None, metavar="CSV",
+                           help="context-conditioned runs: a CSV with the context columns; --num samples per row")
     sample.add_argument("--temperature", type=_number(float, 0.0), default=0.7, help="scales the base standard deviation")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed")
     sample.add_argument("--out", default=None,
@@ -186,6 +222,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_conditioning(args) -> str | None:
+    """Mistakes in the conditioning arguments that need no TensorFlow: the message, or None."""
+    if args.command == "sample":
+        context_file = getattr(args, "context_file", None)
+        if context_file is not None:
+            if not os.path.isfile(context_file):
+                return f"--context-file {context_file}: no such file."
+            if os.path.splitext(context_file)[1].lower() not in TABLE_SUFFIXES:
+                return f"--context-file {context_file}: expected a CSV table with a header naming the context columns."
+        return None
+    if args.command != "train":
+        return None
+    if (args.condition_couplings or args.weight_y) and not args.conditional:
+        return f"{'--condition-couplings' if args.condition_couplings else '--weight-y'} applies to class-conditional models: add --conditional."
+    if not (args.conditional or args.context_columns):
+        return None
+    flag = "--conditional" if args.conditional else "--context-columns"
+    model = args.model
+    allowed = CONDITIONAL_MODELS if args.conditional else ("realnvp", "nice")
+    if model is not None and model not in allowed:
+        return f"{flag}: {model} has no conditional form; use --model {' or '.join(allowed)}."
+    source = args.data if args.data is not None else (args.dataset or "digits")
+    is_table = os.path.splitext(source)[1].lower() in TABLE_SUFFIXES
+    if args.context_columns:
+        if args.data is None:
+            return (f"--context-columns applies to CSV tables (--data FILE.csv), not to the dataset {source!r}; "
+                    "condition images on their labels with --conditional.")
+        if not is_table:
+            return (f"--context-columns applies to CSV tables, not to {source}; "
+                    "condition images on their class labels with --conditional.")
+        both = sorted(set(args.context_columns) & set(args.columns or ()))
+        if both:
+            return f"--context-columns and --columns both name {both[0]!r}; a column is modelled or a context, not both."
+        return None
+    if is_table:
+        return f"--conditional: {source} is a table, which has no class labels; condition on columns with --context-columns."
+    if args.data is None and source in DATASETS and source not in LABELLED_DATASETS:
+        return (f"--conditional needs labelled data: {source} has no class labels (labelled datasets: "
+                f"{', '.join(LABELLED_DATASETS)}; folders with one subfolder per class).")
+    return None
+
+
 def check_paths(args) -> str | None:
     """Mistakes in file arguments that need no TensorFlow: the message, or None."""
     output = getattr(args, "output", None)
@@ -229,7 +307,7 @@ def _native_stderr_silenced():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = check_paths(args)
+    problem = check_paths(args) or check_conditioning(args)
     if problem:
         print(f"tfp-flows: error: {problem}", file=sys.stderr)
         return 2

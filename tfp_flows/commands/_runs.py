@@ -13,12 +13,14 @@ SPLITS_FILE = "splits.json"  # the held-out assignment of own data, fixed when t
 def data_options(config: dict) -> dict:
     """The `data.load`/`data.info` options a run was trained with (older runs lack some)."""
     return dict(n_bits=config.get("n_bits"), image_size=config.get("image_size"), columns=config.get("columns"),
-                data_dir=config.get("data_dir"))
+                data_dir=config.get("data_dir"), context_columns=config.get("context_columns"))
 
 
 def load_options(config: dict, run: RunDir) -> dict:
-    """`data_options` plus the run's saved splits (own data) for `data.load`."""
+    """`data_options` plus the run's saved splits (own data) and labels (class-conditional runs) for `data.load`."""
     options = data_options(config)
+    if config.get("num_classes"):
+        options["with_labels"] = True
     if data.kind_of(config["dataset"]) in ("folder", "arrays", "table"):
         options.pop("data_dir")
         if not os.path.exists(run.file(SPLITS_FILE)):

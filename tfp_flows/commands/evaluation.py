@@ -1,4 +1,9 @@
-"""`tfp-flows evaluate` (a split's mean log-likelihood and bits/dim) and `score` (one line per example)."""
+"""`tfp-flows evaluate` (a split's mean log-likelihood and bits/dim) and `score` (one line per example).
+
+Conditional runs are evaluated given the data's labels or context: class-conditional
+runs also report bits/dim per class and the accuracy of `model.classify` (Bayes' rule
+over the classes) on the split.
+"""
 from __future__ import annotations
 
 import csv
@@ -9,13 +14,18 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_flows import data
+from tfp_flows.commands import _conditioning as conditioning
 from tfp_flows.commands._runs import load_options, load_run
 from tfp_flows.training.runs import atomic_write
 
 
-def log_likelihood(model, batch, noise: bool) -> np.ndarray:
-    """Per-example log-likelihood in nats: of discrete `x` (`log p(y) - D log(num_bins)`) or of continuous vectors."""
-    log_prob = model.log_prob(model.dequantize(batch, noise=noise)).numpy().astype(np.float64)
+def log_likelihood(model, batch, noise: bool, labels=None, context=None) -> np.ndarray:
+    """Per-example log-likelihood in nats: of discrete `x` (`log p(y) - D log(num_bins)`) or of continuous vectors.
+
+    Conditional models take the batch's `labels` or `context` (`log p(x | label)`, `log p(x | c)`).
+    """
+    condition = conditioning.kwargs(model, labels, context)
+    log_prob = model.log_prob(model.dequantize(batch, noise=noise), **condition).numpy().astype(np.float64)
     if model.num_bins is not None:
         log_prob -= model.num_dims * math.log(model.num_bins)
     return log_prob
@@ -29,22 +39,45 @@ def to_bits_per_dim(log_likelihood: np.ndarray, num_dims: int) -> np.ndarray:
 def evaluate(args) -> int:
     run, config, model = load_run(args.run)
     ds = data.load(config["dataset"], args.split, args.batch_size, shuffle=False, **load_options(config, run))
-    values = [log_likelihood(model, batch, noise=True) for batch in ds]
+    values, labels, predicted = [], [], []
+    for batch in ds:
+        examples, batch_labels, context = conditioning.split_batch(batch, model)
+        values.append(log_likelihood(model, examples, noise=True, labels=batch_labels, context=context))
+        if batch_labels is not None:
+            labels.append(batch_labels.numpy())
+            predicted.append(np.asarray(model.classify(examples)))
     if not values or sum(len(v) for v in values) == 0:
         raise ValueError(f"split {args.split!r} of {config['dataset']} is empty.")
     nats = np.concatenate(values)
+    bits = to_bits_per_dim(nats, model.num_dims)
     result = dict(
         split=args.split, dataset=config["dataset"], num_examples=int(len(nats)), checkpoint=run.best_or_last(),
-        log_likelihood_nats=float(nats.mean()), bits_per_dim=float(to_bits_per_dim(nats, model.num_dims).mean()),
+        log_likelihood_nats=float(nats.mean()), bits_per_dim=float(bits.mean()),
         num_dims=model.num_dims, num_bins=model.num_bins,
     )
     if not math.isfinite(result["bits_per_dim"]):
         raise ValueError(f"bits/dim on {args.split} is not finite: the checkpoint is broken.")
+    per_class = ""
+    if labels:
+        names = conditioning.class_names(config, model)
+        labels, predicted = np.concatenate(labels), np.concatenate(predicted)
+        result["accuracy"] = float(np.mean(labels == predicted))
+        result["per_class"] = {
+            names[k]: dict(num_examples=int(np.sum(labels == k)), bits_per_dim=float(bits[labels == k].mean()),
+                           accuracy=float(np.mean(predicted[labels == k] == k)))
+            for k in range(len(names)) if np.any(labels == k)
+        }
+        per_class = (f"; Bayes-rule accuracy {result['accuracy']:.2%}; per class: "
+                     + ", ".join(f"{name} {c['bits_per_dim']:.3f}" for name, c in result["per_class"].items()))
+    if config.get("context_columns"):
+        result["context_columns"] = config["context_columns"]
     run.write_json(f"eval_{args.split}.json", result)
     what = "images" if model.num_bins is not None else "rows"
-    print(f"{os.path.basename(config['dataset'])} {args.split}: {result['bits_per_dim']:.4f} bits/dim, "
+    given = " given the label" if labels is not None and len(labels) else (
+        f" given {', '.join(config['context_columns'])}" if config.get("context_columns") else "")
+    print(f"{os.path.basename(config['dataset'])} {args.split}: {result['bits_per_dim']:.4f} bits/dim{given}, "
           f"log-likelihood {result['log_likelihood_nats']:.4f} nats per example over {len(nats)} {what} "
-          f"({result['checkpoint']}); written to {run.file(f'eval_{args.split}.json')}")
+          f"({result['checkpoint']}){per_class}; written to {run.file(f'eval_{args.split}.json')}")
     return 0
 
 
@@ -61,32 +94,67 @@ def score(args) -> int:
         options.pop("columns")
     else:
         options.pop("n_bits")
+        if conditioning.context_dim(model):
+            options["context_columns"] = config.get("context_columns")
     modelled = "vectors" if len(model.event_shape) == 1 else "images"
     if {"folder": "images", "table": "vectors"}.get(kind, modelled) != modelled:
         raise ValueError(f"{args.data} is a {'table' if kind == 'table' else 'folder of images'}, but the run models "
                          f"{modelled} of shape {model.event_shape}.")
+    if conditioning.context_dim(model) and not options.get("context_columns"):
+        given = ", ".join(config.get("context_columns") or ["its context"])
+        raise ValueError(f"this run models p(x | {given}): score a CSV table with those columns, not {args.data}.")
     own = data.read(args.data, **options)
     if tuple(own.info.event_shape) != tuple(model.event_shape) or own.info.kind != modelled:
         raise ValueError(
             f"{args.data} holds {own.info.kind} of shape {own.info.event_shape}, but the run models {modelled} of shape "
             f"{model.event_shape}" + (" (pass images of the run's size, or train with --image-size)" if own.info.kind == modelled == "images" else "") + "."
         )
-    if own.info.num_bins is not None and own.info.num_bins != model.num_bins:
+    # Arrays hold levels as they are: those of a run with another number of levels (the digits' 0..16) fit if in range.
+    fits = kind == "arrays" and model.num_bins is not None and int(own.examples.max()) < model.num_bins
+    if own.info.num_bins is not None and own.info.num_bins != model.num_bins and not fits:
         raise ValueError(f"{args.data} has {own.info.num_bins} levels per pixel, the run models {model.num_bins}.")
-    ds = tf.data.Dataset.from_tensor_slices(own.examples).batch(args.batch_size)
-    nats = np.concatenate([log_likelihood(model, batch, noise=False) for batch in ds])
+    names = conditioning.class_names(config, model)
+    labels = _run_labels(own, names, args.data, kind) if conditioning.num_classes(model) else None
+    parts = tuple(p for p in (own.examples, labels, own.context) if p is not None)
+    ds = tf.data.Dataset.from_tensor_slices(parts if len(parts) > 1 else parts[0]).batch(args.batch_size)
+    nats, predicted = [], []
+    for batch in ds:
+        examples, batch_labels, context = conditioning.split_batch(batch, model)
+        nats.append(log_likelihood(model, examples, noise=False, labels=batch_labels, context=context))
+        if batch_labels is not None:
+            predicted.append(np.asarray(model.classify(examples)))
+    nats = np.concatenate(nats)
     bpd = to_bits_per_dim(nats, model.num_dims)
     key_name = {"folder": "file", "table": "line", "arrays": "index"}[kind]
     out = args.out or run.file("scores.csv")
+    header = [key_name] + (["label", "predicted_label"] if labels is not None else []) + ["log_likelihood", "bits_per_dim"]
+    predicted = np.concatenate(predicted) if predicted else None
 
     def write(path):
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow([key_name, "log_likelihood", "bits_per_dim"])
-            for key, value, bits in zip(own.keys, nats, bpd):
-                writer.writerow([key, f"{value:.6f}", f"{bits:.6f}"])
+            writer.writerow(header)
+            for i, (key, value, bits) in enumerate(zip(own.keys, nats, bpd)):
+                classes = [names[labels[i]], names[predicted[i]]] if labels is not None else []
+                writer.writerow([key, *classes, f"{value:.6f}", f"{bits:.6f}"])
 
     atomic_write(os.path.abspath(out), write)
-    print(f"Scored {len(nats)} examples of {args.data}: mean log-likelihood {nats.mean():.4f} nats, "
-          f"{bpd.mean():.4f} bits/dim (lowest: {own.keys[int(np.argmin(nats))]}, {nats.min():.4f} nats); written to {out}")
+    given = " given their labels" if labels is not None else (" given their context" if own.context is not None else "")
+    accuracy = f"; Bayes-rule accuracy {np.mean(predicted == labels):.2%}" if labels is not None else ""
+    print(f"Scored {len(nats)} examples of {args.data}{given}: mean log-likelihood {nats.mean():.4f} nats, "
+          f"{bpd.mean():.4f} bits/dim (lowest: {own.keys[int(np.argmin(nats))]}, {nats.min():.4f} nats){accuracy}; written to {out}")
     return 0
+
+
+def _run_labels(own, names: list[str], source: str, kind: str) -> np.ndarray:
+    """The labels of scored data as the run's class ids: folders' class subfolders matched by name, arrays' ids checked."""
+    if own.labels is None:
+        raise ValueError(f"{source} has no class labels, but the run is class-conditional ({', '.join(names)}): score a folder "
+                         "with one subfolder per class (named as the run's classes) or an .npz with 'labels'.")
+    if kind == "folder":
+        position = {name: k for k, name in enumerate(names)}
+        unknown = [n for n in own.info.class_names if n not in position]
+        if unknown:
+            raise ValueError(f"{source}: class subfolder {unknown[0]!r} is not a class of this run ({', '.join(names)}).")
+        return np.array([position[own.info.class_names[l]] for l in own.labels], np.int32)
+    return conditioning.check_labels(own.labels, names, source)

@@ -12,7 +12,8 @@ from tfp_flows.data import splits as splits_lib
 from tfp_flows.training import EMAWeights, RunCheckpoint, RunDir, SampleGrid, uses_ema
 
 # What must match for a rerun to resume a run (anything else may change between runs).
-_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization")
+_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization",
+                 "num_classes", "context_columns", "condition_couplings", "weight_y")
 _OWN = ("folder", "arrays", "table")
 
 
@@ -38,6 +39,14 @@ def build_model(config: dict, info: data.DatasetInfo | None = None) -> models.Fl
     _check_variant(model_cls, overrides.get("coupling"), overrides.get("dequantization"), info)
     if model_cls is models.Jet:
         overrides.pop("coupling", None)  # always affine, checked above
+    if config.get("num_classes"):
+        overrides["num_classes"] = config["num_classes"]
+        if config.get("condition_couplings"):
+            overrides["condition_couplings"] = True
+        if config.get("weight_y"):
+            overrides["weight_y"] = config["weight_y"]
+    if config.get("context_columns"):
+        overrides["context_dim"] = len(config["context_columns"])
     return model_cls.from_preset(
         config["preset"], event_shape=info.event_shape, num_bins=info.num_bins, seed=config["seed"], **overrides
     )
@@ -54,6 +63,24 @@ def _check_variant(model_cls, coupling, dequantization, info) -> None:
     if dequantization == "variational" and (info.num_bins is None or len(info.event_shape) != 3):
         raise ValueError(f"--dequantization variational needs discrete images; this data has event shape "
                          f"{info.event_shape} and num_bins={info.num_bins}.")
+
+
+def _check_conditioning(args, dataset: str, kind: str, info: data.DatasetInfo, model_name: str) -> None:
+    """`--conditional` needs labelled images of two classes or more; `--context-columns` a table (before any run is written)."""
+    conditional, context_columns = getattr(args, "conditional", False), getattr(args, "context_columns", None)
+    if conditional and context_columns:
+        raise ValueError("--conditional (class labels) and --context-columns (a table's context) exclude each other.")
+    if conditional:
+        if model_name not in ("glow", "realnvp", "nice"):
+            raise ValueError(f"--conditional: {model_name} has no class-conditional form; use --model glow, realnvp or nice.")
+        if info.num_classes < 2:
+            found = "one class" if info.num_classes == 1 else "no class labels"
+            raise ValueError(
+                f"--conditional needs labelled data with two classes or more: {_short_name(dataset, kind)} has {found} "
+                "(labelled: digits, TFDS datasets with a 'label', folders with one subfolder per class, .npz with 'labels')."
+            )
+    if context_columns and model_name not in ("realnvp", "nice"):
+        raise ValueError(f"--context-columns: {model_name} has no context-conditioned form; use --model realnvp or nice.")
 
 
 def _dataset_name(args) -> tuple[str, str]:
@@ -80,12 +107,18 @@ def train(args) -> int:
 
         return train_waveglow(args)
     dataset, kind = _dataset_name(args)
+    context_columns = getattr(args, "context_columns", None)
     if kind not in _OWN and (args.columns is not None or args.validation_fraction != 0.1 or args.test_fraction != 0.1):
         raise ValueError("--columns, --validation-fraction and --test-fraction apply to --data files.")
+    if context_columns and kind != "table":
+        raise ValueError(f"--context-columns applies to CSV tables (--data FILE.csv), not to {_short_name(dataset, kind)}; "
+                         "condition images on their class labels with --conditional.")
     # Reads and checks all of the data (own files) before anything is written.
     info_options = dict(image_size=args.image_size, columns=args.columns, data_dir=args.data_dir)
     if kind in _OWN:
         info_options.pop("data_dir")
+    if context_columns:
+        info_options["context_columns"] = context_columns
     info = data.info(dataset, args.n_bits, **info_options)
     # The embedded digits' default is the best recipe measured at a few CPU minutes (README: "What the default
     # trains with"): RealNVP, 30 epochs of batch 64.
@@ -96,6 +129,8 @@ def train(args) -> int:
         args.batch_size = 64 if dataset == "digits" else 128
     if info.kind == "vectors" and model_name in ("glow", "jet"):
         raise ValueError(f"{dataset} holds vectors {info.event_shape}; {model_name} models images. Use --model realnvp (default) or nice.")
+    _check_conditioning(args, dataset, kind, info, model_name)
+    conditional = bool(getattr(args, "conditional", False))
     model_cls = MODEL_CLASSES[model_name]
     _check_variant(model_cls, args.coupling, args.dequantization, info)
     preset = args.preset or _default_preset(model_cls, dataset, info, kind)
@@ -113,19 +148,28 @@ def train(args) -> int:
         data_dir=args.data_dir, seed=args.seed, jit=args.jit, kind=info.kind, feature_columns=list(info.columns),
         validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
         coupling=args.coupling, dequantization=args.dequantization, ema_momentum=args.ema_momentum, schedule=args.schedule,
+        # Conditioning (None: unconditional): class labels of images, or a table's context columns.
+        num_classes=info.num_classes if conditional else None, class_names=list(info.class_names) if conditional else None,
+        context_columns=list(context_columns) if context_columns else None,
+        condition_couplings=True if conditional and getattr(args, "condition_couplings", False) else None,
+        weight_y=float(args.weight_y) if conditional and getattr(args, "weight_y", 0.0) else None,
     )
 
     state = resume_state(run, config, _RUN_IDENTITY)
 
     load = dict(n_bits=args.n_bits, image_size=args.image_size)
+    if conditional:
+        load["with_labels"] = True
     assignment = None
     if kind in _OWN:
-        own = data.read(dataset, image_size=args.image_size, columns=args.columns, n_bits=args.n_bits)
+        own = data.read(dataset, image_size=args.image_size, columns=args.columns, n_bits=args.n_bits, context_columns=context_columns)
         if run.exists and os.path.exists(run.file(SPLITS_FILE)):
             assignment = splits_lib.read(run.file(SPLITS_FILE))  # a resumed run keeps its splits
         else:
             assignment = own.assignment(args.validation_fraction, args.test_fraction, args.seed)
         load.update(columns=args.columns, splits=assignment)
+        if context_columns:
+            load["context_columns"] = context_columns
     else:
         load.update(data_dir=args.data_dir)
         if args.image_size is None:
@@ -160,8 +204,10 @@ def train(args) -> int:
         return 0
 
     bins = "continuous" if info.num_bins is None else f"{info.num_bins} bins"
+    given = (f", given the label ({info.num_classes} classes)" if conditional else
+             f", given {', '.join(context_columns)}" if context_columns else "")
     print(f"Training {model_cls.__name__} ({preset}, {model.count_params():,} parameters) on {_short_name(dataset, kind)} "
-          f"{info.event_shape}, {bins} -> {run.path}", flush=True)
+          f"{info.event_shape}, {bins}{given} -> {run.path}", flush=True)
     checkpoint = RunCheckpoint(run, state)
     # Checkpoints written with a weight average hold it as the model's weights (the trained weights in the optimizer).
     resumed_with_average = state["epoch"] > 0 and state.get("ema_in_checkpoints", False)

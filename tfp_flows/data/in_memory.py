@@ -22,7 +22,9 @@ class InMemoryData:
 
     `keys` identify examples across runs (relative file paths, CSV line numbers, array
     rows); `given_splits` is set when the data comes split (an `.npz` with `train`/`test`
-    arrays), else splits are held out with `splits.holdout`.
+    arrays), else splits are held out with `splits.holdout`. `labels` are int32 class ids
+    (folders with class subfolders, `.npz` with labels); `context` is float32 `[N, C]`, the
+    context columns of a table read with `context_columns`.
     """
 
     info: DatasetInfo
@@ -30,6 +32,7 @@ class InMemoryData:
     keys: tuple[str, ...]
     labels: np.ndarray | None = None
     given_splits: dict | None = None
+    context: np.ndarray | None = None
 
     def assignment(self, validation_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0) -> dict[str, list[str]]:
         given = self.given_splits or {}
@@ -47,10 +50,17 @@ class InMemoryData:
         return splits_lib.select(self.keys, assignment, split, self.info.name)
 
     def dataset(self, indices: np.ndarray, with_labels: bool = False) -> tf.data.Dataset:
-        """Unbatched examples (and int32 labels with `with_labels`) at `indices`."""
+        """Unbatched examples at `indices`: with int32 labels (`with_labels`), with the context (tables read with one)."""
         examples = self.examples[indices]
+        if self.context is not None:
+            if with_labels:
+                raise ValueError(f"{self.info.name}: with_labels=True, but a table has no class labels; its context columns "
+                                 f"{list(self.info.context_columns)} come with every row.")
+            return tf.data.Dataset.from_tensor_slices((examples, self.context[indices]))
         if not with_labels:
             return tf.data.Dataset.from_tensor_slices(examples)
         if self.labels is None:
-            raise ValueError(f"{self.info.name}: with_labels=True, but this data has no labels (put images in one subfolder per class).")
+            hint = {"images": "put images in one subfolder per class, or save an .npz with a 'labels' array",
+                    "vectors": "a table is conditioned on columns instead: context_columns=[...] (tfp-flows: --context-columns a,b)"}
+            raise ValueError(f"{self.info.name}: with_labels=True, but this data has no class labels ({hint[self.info.kind]}).")
         return tf.data.Dataset.from_tensor_slices((examples, self.labels[indices].astype(np.int32)))

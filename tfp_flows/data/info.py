@@ -11,7 +11,10 @@ class DatasetInfo:
     Images (`kind="images"`): `event_shape = (H, W, C)`, `num_bins = 2 ** n_bits` (256 for
     8-bit), 17 for the digits. Vectors (`kind="vectors"`, tables and `[N, D]` arrays):
     `event_shape = (D,)`, `num_bins = None` (continuous), `columns` names the features.
-    `class_names` are the labels of a folder of images with one subfolder per class.
+    `class_names` name the classes a dataset's labels index (`num_classes` of them): the
+    digits 0..9, a TFDS dataset's `label` feature, the sorted subfolders of a folder of
+    images. `context_columns` are the columns of a table read as the context `c` of a
+    conditional density `p(x | c)` (`context_dim` of them), apart from `columns`.
     """
 
     name: str
@@ -22,10 +25,15 @@ class DatasetInfo:
     class_names: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     num_examples: int | None = None
+    context_columns: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def context_dim(self) -> int:
+        return len(self.context_columns)
 
     @property
     def num_dims(self) -> int:

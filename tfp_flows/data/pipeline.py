@@ -54,11 +54,13 @@ def kind_of(name) -> str:
     return "tfds_generic"
 
 
-def read(path, *, image_size: int | None = None, columns: Sequence[str] | None = None, n_bits: int | None = None) -> InMemoryData:
+def read(path, *, image_size: int | None = None, columns: Sequence[str] | None = None, n_bits: int | None = None,
+         context_columns: Sequence[str] | None = None) -> InMemoryData:
     """Reads and checks a folder of images, a `.npy`/`.npz` or a CSV into memory (cached per file version).
 
     Any problem (unreadable image, mixed sizes, non-numeric cell, wrong rank) is a
-    `ValueError` naming the file (and line and column).
+    `ValueError` naming the file (and line and column). `context_columns` (CSV) are read
+    apart as the context of a conditional density (`InMemoryData.context`).
     """
     path = os.fspath(path)
     kind = kind_of(path)
@@ -68,21 +70,26 @@ def read(path, *, image_size: int | None = None, columns: Sequence[str] | None =
         raise ValueError(f"image_size applies to folders of images (and TFDS datasets), not to {path}.")
     if kind != "table" and columns is not None:
         raise ValueError(f"columns applies to tables (CSV), not to {path}.")
+    if kind != "table" and context_columns is not None:
+        raise ValueError(f"context_columns applies to tables (CSV), not to {path}; a folder of images or an array "
+                         "is conditioned on its class labels (with_labels=True) instead.")
     if kind == "table" and n_bits is not None:
         raise ValueError(f"n_bits applies to images, not to the continuous table {path}.")
     columns = tuple(columns) if columns is not None and not isinstance(columns, str) else columns
-    return _read_cached(os.path.abspath(path), _signature(path), kind, image_size, columns, _check_bits(n_bits))
+    if context_columns is not None and not isinstance(context_columns, str):
+        context_columns = tuple(context_columns)
+    return _read_cached(os.path.abspath(path), _signature(path), kind, image_size, columns, _check_bits(n_bits), context_columns)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_cached(path, signature, kind, image_size, columns, n_bits) -> InMemoryData:
+def _read_cached(path, signature, kind, image_size, columns, n_bits, context_columns=None) -> InMemoryData:
     del signature  # part of the cache key only: a changed file is read again
     if kind == "folder":
         data = image_folder.read(path, image_size, n_bits)
     elif kind == "arrays":
         data = arrays.read(path, n_bits)
     else:
-        data = tabular.read(path, columns)
+        data = tabular.read(path, columns, context_columns)
     if data.info.kind == "images" and min(data.info.event_shape[:2]) < 1:
         raise ValueError(f"{path}: images of size {data.info.event_shape} are empty.")
     return data
@@ -96,15 +103,16 @@ def _signature(path: str) -> tuple:
 
 
 def info(name, n_bits: int | None = None, *, image_size: int | None = None, columns: Sequence[str] | None = None,
-         data_dir: str | None = None, **audio_options) -> DatasetInfo:
-    """Event shape, `num_bins` (None for continuous vectors), splits and class names of a dataset."""
+         data_dir: str | None = None, context_columns: Sequence[str] | None = None, **audio_options) -> DatasetInfo:
+    """Event shape, `num_bins` (None for continuous vectors), splits, class names (`num_classes`) and context columns."""
     if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
         return audio_datasets.info(name, **audio_options)
     if audio_options:
         raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
     kind = kind_of(name)
-    if kind in ("digits", "tfds", "dataset", "tfds_generic") and columns is not None:
-        raise ValueError(f"columns applies to tables (CSV), not to {_label(name)}.")
+    if kind in ("digits", "tfds", "dataset", "tfds_generic") and (columns is not None or context_columns is not None):
+        what = "columns" if columns is not None else "context_columns"
+        raise ValueError(f"{what} applies to tables (CSV), not to {_label(name)}.")
     if kind in ("digits", "tfds", "dataset") and image_size is not None:
         raise ValueError(f"image_size applies to folders of images and other TFDS datasets; {_label(name)} has a fixed size.")
     if kind == "digits":
@@ -117,7 +125,7 @@ def info(name, n_bits: int | None = None, *, image_size: int | None = None, colu
         return user_dataset.info(name, _check_bits(n_bits))
     if kind == "tfds_generic":
         return tfds_datasets.info(name, _check_bits(n_bits), _generic(name, data_dir, image_size))
-    return read(name, image_size=image_size, columns=columns, n_bits=n_bits).info
+    return read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns).info
 
 
 def load(
@@ -136,6 +144,7 @@ def load(
     image_size: int | None = None,
     columns: Sequence[str] | None = None,
     with_labels: bool = False,
+    context_columns: Sequence[str] | None = None,
     validation_fraction: float = 0.1,
     test_fraction: float = 0.1,
     split_seed: int = 0,
@@ -163,9 +172,15 @@ def load(
       image_size: centre-crop and resize images to `image_size x image_size` (folders and
         generic TFDS datasets); without it a folder's images must share one size.
       columns: the numeric columns of a CSV to model (default: all).
-      with_labels: yield `(examples, labels)` pairs, labels int32 (folders with class
-        subfolders, `.npz` with `labels`, datasets of pairs); unconditional models train on
-        the examples alone.
+      with_labels: yield `(examples, labels)` pairs, labels int32 in `[0, num_classes)`
+        (digits: the digit; TFDS datasets with a `label` feature; folders with class
+        subfolders, ids of the sorted names; `.npz` with `labels`; datasets of pairs), for
+        class-conditional models (`num_classes=info(name).num_classes`). Data without
+        labels is an error.
+      context_columns: columns of a CSV read as the context `c` of `p(x | c)`: yields
+        `(vectors, context)` pairs, float32 `[B, D]` and `[B, C]` (context-conditioned
+        models, `context_dim=info(name, context_columns=...).context_dim`); `columns`
+        then defaults to every other column.
       validation_fraction, test_fraction, split_seed: the held-out splits of data that has
         none (own files, datasets): a seeded permutation (`data.splits.holdout`).
       splits: an assignment from `data.splits.holdout` (or the path of one saved with
@@ -175,9 +190,9 @@ def load(
     see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
     """
     if audio_datasets.is_audio_source(name):
-        if n_bits is not None or flip or image_size is not None or columns is not None or with_labels:
+        if n_bits is not None or flip or image_size is not None or columns is not None or with_labels or context_columns is not None:
             raise ValueError(
-                f"load: n_bits and flip apply to images (image_size, columns, with_labels to images and tables), "
+                f"load: n_bits and flip apply to images (image_size, columns, with_labels, context_columns to images and tables), "
                 f"not to the audio dataset {name!r}."
             )
         return audio_datasets.load(
@@ -191,27 +206,29 @@ def load(
     kind = kind_of(name)
     shuffle = split == "train" if shuffle is None else shuffle
     buffer = 10_000
-    if with_labels and kind in ("digits", "tfds", "tfds_generic"):
-        raise ValueError(f"load: with_labels applies to own data (folders, .npz, datasets), not to {name!r}.")
+    if context_columns is not None and kind != "table":
+        raise ValueError(f"load: context_columns applies to tables (CSV), not to {_label(name)}; images are conditioned on "
+                         "their class labels (with_labels=True) instead.")
     if kind == "digits":
         if n_bits is not None:
             raise ValueError("load: n_bits does not apply to digits (17 levels, 0..16).")
         if image_size is not None or columns is not None:
             raise ValueError("load: image_size and columns do not apply to digits.")
-        ds = tf.data.Dataset.from_tensor_slices(digits.load_split(split))
+        ds = tf.data.Dataset.from_tensor_slices(digits.load_split(split, with_labels))
         buffer = digits.SPLIT_SIZES[split]
     elif kind in ("tfds", "tfds_generic"):
         bits = _check_bits(n_bits)
         if columns is not None or (kind == "tfds" and image_size is not None):
             raise ValueError(f"load: {'columns' if columns is not None else 'image_size'} does not apply to {name!r}.")
         source = _generic(name, data_dir, image_size) if kind == "tfds_generic" else None
-        ds = tfds_datasets.load_split(name, split, data_dir, download, shuffle_files=shuffle, source=source)
+        ds = tfds_datasets.load_split(name, split, data_dir, download, shuffle_files=shuffle, source=source, with_labels=with_labels)
         if bits < 8:
-            ds = ds.map(lambda x: x // (2 ** (8 - bits)), num_parallel_calls=tf.data.AUTOTUNE)
+            reduce = lambda x: x // (2 ** (8 - bits))  # noqa: E731
+            ds = ds.map((lambda x, l: (reduce(x), l)) if with_labels else reduce, num_parallel_calls=tf.data.AUTOTUNE)
     elif kind == "dataset":
         ds = user_dataset.split(name, split, _check_bits(n_bits), with_labels, validation_fraction, test_fraction, split_seed)
     else:
-        own = read(name, image_size=image_size, columns=columns, n_bits=n_bits)
+        own = read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns)
         if isinstance(splits, (str, os.PathLike)):
             splits = splits_lib.read(os.fspath(splits))
         assignment = splits if splits is not None else own.assignment(validation_fraction, test_fraction, split_seed)

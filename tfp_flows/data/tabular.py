@@ -3,7 +3,9 @@
 `columns` picks the numeric columns to model (default: every column, which must then
 all be numeric). Values are parsed with Python's `float`; an empty cell, `NA`/`NaN`, a
 non-number or an infinite value is an error naming the file, the line and the column.
-The delimiter (comma, semicolon or tab) is detected from the header. Parquet is not
+The delimiter (comma, semicolon or tab) is detected from the header. `context_columns`
+are read the same way, apart, as the context `c` of a conditional density `p(x | c)`
+(`columns` then defaults to every other column). Parquet is not
 read: no Parquet reader is a dependency of tfp_flows (convert to CSV or `.npy`).
 """
 from __future__ import annotations
@@ -28,8 +30,8 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def read(path: str, columns: Sequence[str] | None = None) -> InMemoryData:
-    """Reads the chosen numeric columns of a CSV file; the keys are the file's line numbers."""
+def read(path: str, columns: Sequence[str] | None = None, context_columns: Sequence[str] | None = None) -> InMemoryData:
+    """Reads the chosen numeric columns (and context columns) of a CSV file; the keys are the file's line numbers."""
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as error:
@@ -42,21 +44,29 @@ def read(path: str, columns: Sequence[str] | None = None) -> InMemoryData:
             delimiter = _delimiter(first)
             header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
             chosen = _choose(path, header, columns)
-            rows, keys = [], []
+            context_chosen = _choose_context(path, header, columns, context_columns)
+            if context_chosen and columns is None:
+                chosen = [i for i in chosen if i not in context_chosen]
+                if not chosen:
+                    raise ValueError(f"{path}: every column is a context column; leave at least one column to model.")
+            rows, context_rows, keys = [], [], []
             for line, row in enumerate(csv.reader(handle, delimiter=delimiter), start=2):
                 if not row or all(not cell.strip() for cell in row):
                     continue  # blank lines
                 if len(row) != len(header):
                     raise ValueError(f"{path}, line {line}: {len(row)} fields, but the header names {len(header)} columns.")
                 rows.append([_number(path, line, header[i], row[i], columns is None) for i in chosen])
+                context_rows.append([_number(path, line, header[i], row[i], False, "context ") for i in context_chosen])
                 keys.append(str(line))
         except UnicodeDecodeError as error:
             raise ValueError(f"{path} is not a UTF-8 text table ({error.reason} at byte {error.start}).") from None
     if not rows:
         raise ValueError(f"{path} has a header but no rows of data.")
     names = tuple(header[i] for i in chosen)
-    info = DatasetInfo(name=path, event_shape=(len(chosen),), num_bins=None, kind="vectors", columns=names, num_examples=len(rows))
-    return InMemoryData(info=info, examples=np.asarray(rows, np.float32), keys=tuple(keys))
+    info = DatasetInfo(name=path, event_shape=(len(chosen),), num_bins=None, kind="vectors", columns=names, num_examples=len(rows),
+                       context_columns=tuple(header[i] for i in context_chosen))
+    context = np.asarray(context_rows, np.float32) if context_chosen else None
+    return InMemoryData(info=info, examples=np.asarray(rows, np.float32), keys=tuple(keys), context=context)
 
 
 def _choose(path: str, header: list[str], columns) -> list[int]:
@@ -75,17 +85,33 @@ def _choose(path: str, header: list[str], columns) -> list[int]:
     return [header.index(c) for c in columns]
 
 
-def _number(path: str, line: int, column: str, text: str, all_columns: bool) -> float:
+def _choose_context(path: str, header: list[str], columns, context_columns) -> list[int]:
+    if context_columns is None:
+        return []
+    if isinstance(context_columns, str) or not len(context_columns):
+        raise ValueError(f"expected context_columns as a non-empty list of column names, got {context_columns!r}.")
+    missing = [c for c in context_columns if c not in header]
+    if missing:
+        raise ValueError(f"{path} has no context column {missing[0]!r}; its columns are {', '.join(header)}.")
+    if len(set(context_columns)) != len(context_columns):
+        raise ValueError(f"context_columns names a column twice: {list(context_columns)}.")
+    both = [c for c in context_columns if columns is not None and c in columns]
+    if both:
+        raise ValueError(f"{path}: column {both[0]!r} is both modelled (columns) and a context column; a column is one or the other.")
+    return [header.index(c) for c in context_columns]
+
+
+def _number(path: str, line: int, column: str, text: str, all_columns: bool, role: str = "") -> float:
     cell = text.strip()
     hint = " (choose numeric columns with columns=[...]; tfp-flows: --columns a,b)" if all_columns else ""
     if cell.lower() in _MISSING:
-        raise ValueError(f"{path}, line {line}, column {column!r}: missing value {text!r}; fill or drop the row{hint}.")
+        raise ValueError(f"{path}, line {line}, {role}column {column!r}: missing value {text!r}; fill or drop the row{hint}.")
     try:
         value = float(cell)
     except ValueError:
-        raise ValueError(f"{path}, line {line}, column {column!r}: {text!r} is not a number{hint}.") from None
+        raise ValueError(f"{path}, line {line}, {role}column {column!r}: {text!r} is not a number{hint}.") from None
     if not math.isfinite(value):
-        raise ValueError(f"{path}, line {line}, column {column!r}: {text!r} is not a finite number.")
+        raise ValueError(f"{path}, line {line}, {role}column {column!r}: {text!r} is not a finite number.")
     return value
 
 

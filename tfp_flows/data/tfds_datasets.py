@@ -3,7 +3,8 @@
 Seven datasets have fixed event shapes and splits (`SOURCES`); any other TFDS name with
 an image feature works too (`generic_source`): its first `Image` feature (preferring one
 named `image`), its own validation/test splits when it has them, else held-out slices of
-`train`, and `image_size` (centre crop + resize) for images of varying size.
+`train`, and `image_size` (centre crop + resize) for images of varying size. A `label`
+class feature gives `(image, label)` pairs with `with_labels` (its names: `class_names`).
 
 Offline, a download fails after one attempt (TFDS would otherwise retry each file ten
 times with back-off for minutes), and what the attempt left in the data directory is
@@ -29,14 +30,20 @@ class TFDSSource:
     center_crop: int | None = None  # crop a centred square of this size before resizing
     image_key: str = "image"
     square_crop: bool = False  # crop the largest centred square (generic sources with image_size)
+    class_names: tuple[str, ...] = ()  # names of the `label` feature's classes; () without one
+    label_key: str = "label"
 
 
 _HELD_OUT = {"train": "train[:95%]", "validation": "train[95%:]", "test": "test"}
+# The `label` names of the TFDS datasets (their ClassLabel features), known here without loading TFDS.
+_DIGIT_NAMES = tuple(str(d) for d in range(10))
+_FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+_CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = {
-    "mnist": TFDSSource("mnist", (28, 28, 1), _HELD_OUT),
-    "fashion_mnist": TFDSSource("fashion_mnist", (28, 28, 1), _HELD_OUT),
-    "cifar10": TFDSSource("cifar10", (32, 32, 3), _HELD_OUT),
-    "svhn_cropped": TFDSSource("svhn_cropped", (32, 32, 3), _HELD_OUT),
+    "mnist": TFDSSource("mnist", (28, 28, 1), _HELD_OUT, class_names=_DIGIT_NAMES),
+    "fashion_mnist": TFDSSource("fashion_mnist", (28, 28, 1), _HELD_OUT, class_names=_FASHION_NAMES),
+    "cifar10": TFDSSource("cifar10", (32, 32, 3), _HELD_OUT, class_names=_CIFAR10_NAMES),
+    "svhn_cropped": TFDSSource("svhn_cropped", (32, 32, 3), _HELD_OUT, class_names=_DIGIT_NAMES),
     # CelebA: 178x218 images, centre 148x148 crop resized to 64x64 (as RealNVP and Glow).
     "celeb_a": TFDSSource("celeb_a", (64, 64, 3), {"train": "train", "validation": "validation", "test": "test"}, center_crop=148),
     "downsampled_imagenet_32": TFDSSource(
@@ -72,13 +79,16 @@ def generic_source(name: str, data_dir: str | None = None, image_size: int | Non
         height = width = int(image_size)
     elif height is None or width is None:
         raise ValueError(f"TFDS dataset {name!r} has images of varying size; pass image_size (tfp-flows: --image-size N).")
-    return TFDSSource(name, (height, width, channels or 3), None, image_key=key, square_crop=image_size is not None)
+    label = features["label"] if "label" in features.keys() else None
+    class_names = tuple(label.names) if isinstance(label, tfds.features.ClassLabel) and label.num_classes else ()
+    return TFDSSource(name, (height, width, channels or 3), None, image_key=key, square_crop=image_size is not None,
+                      class_names=class_names)
 
 
 def info(name: str, n_bits: int = 8, source: TFDSSource | None = None) -> DatasetInfo:
     source = source or SOURCES[name]
     splits = tuple(source.splits) if source.splits else ("train", "validation", "test")
-    return DatasetInfo(name=name, event_shape=source.event_shape, num_bins=2**n_bits, splits=splits)
+    return DatasetInfo(name=name, event_shape=source.event_shape, num_bins=2**n_bits, splits=splits, class_names=source.class_names)
 
 
 def _split_expressions(available) -> dict:
@@ -98,11 +108,13 @@ def _split_expressions(available) -> dict:
 
 
 def load_split(name: str, split: str, data_dir: str | None, download: bool, shuffle_files: bool,
-               source: TFDSSource | None = None) -> tf.data.Dataset:
-    """Unbatched uint8 images `[H, W, C]` of one split, resized/cropped to the event shape."""
+               source: TFDSSource | None = None, with_labels: bool = False) -> tf.data.Dataset:
+    """Unbatched uint8 images `[H, W, C]` of one split, resized/cropped to the event shape (with int32 labels: pairs)."""
     import tensorflow_datasets as tfds
 
     source = source or SOURCES[name]
+    if with_labels and not source.class_names:
+        raise ValueError(f"with_labels=True, but the TFDS dataset {name!r} has no 'label' class feature to condition on.")
     if source.splits is not None and split not in source.splits:
         raise ValueError(f"{name}: unknown split {split!r}; expected one of {tuple(source.splits)}.")
     if split not in ("train", "validation", "test"):
@@ -124,6 +136,9 @@ def load_split(name: str, split: str, data_dir: str | None, download: bool, shuf
             f"machine with internet access with `tfds build {source.tfds_name} --data_dir DIR` and pass data_dir=DIR "
             "(tfp-flows: --data-dir DIR)."
         ) from None
+    if with_labels:
+        return ds.map(lambda example: (_to_event(example[source.image_key], source), tf.cast(example[source.label_key], tf.int32)),
+                      num_parallel_calls=tf.data.AUTOTUNE)
     return ds.map(lambda example: _to_event(example[source.image_key], source), num_parallel_calls=tf.data.AUTOTUNE)
 
 

@@ -21,6 +21,9 @@ SIGNATURES = {
     "encode": (("x",), ("z",)),
     "decode": (("z",), ("x",)),
 }
+# Conditional models: every signature above also takes `labels` (int32 [None]; sample: [num_samples]) or
+# `context` (float32 [None, C]; sample: [num_samples, C] or [1, C] for all); class-conditional ones add:
+CLASSIFY_SIGNATURE = {"classify": (("x",), ("labels", "probabilities"))}
 
 
 def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> str:
@@ -34,6 +37,14 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
         (continuous; may leave [0, 1)) and, for discrete data, `levels` (int32 in `[0, num_bins)`,
         clipped and quantised as openai/glow's postprocessing: displayable pixels)
       * `encode`: `x [None, *event_shape]` -> `z [None, D]`;  `decode`: `z [None, D]` -> `x`
+
+    Class-conditional models (`num_classes=K`) take `labels` (int32 `[None]`, one per row
+    of `x`/`z`; `sample`: `[num_samples]`) in every signature, and add `classify`:
+    `x [None, *event_shape]` discrete -> `labels` int32 `[None]` (Bayes' rule) and
+    `probabilities` float32 `[None, K]`. Context-conditioned models (`context_dim=C`) take
+    `context` (float32 `[None, C]`, one row per row of `x`/`z`; `sample`: `num_samples`
+    rows, or one row for all samples). Labels out of `[0, K)` and contexts of the wrong
+    shape fail with a message naming the input.
 
     The SavedModel is written to a temporary directory beside the target and renamed into
     place, so TF Serving never sees a half-written version and a failed export leaves
@@ -100,6 +111,7 @@ def _archive(model) -> keras.export.ExportArchive:
     archive = keras.export.ExportArchive()
     archive.track(model)
     event_text = ", ".join(str(d) for d in event)
+    condition = _Condition(model)
 
     def checked_image(x):
         return _checked(x, event, f"x: expected float32 [None, {event_text}]")
@@ -107,29 +119,118 @@ def _archive(model) -> keras.export.ExportArchive:
     def checked_latent(z):
         return _checked(z, (model.num_dims,), f"z: expected float32 [None, {model.num_dims}]")
 
-    def sample(num_samples, temperature):
+    def sample(num_samples, temperature, *given):
         asserts = [
             tf.debugging.assert_positive(num_samples, message="num_samples: expected an int32 > 0"),
             tf.debugging.assert_non_negative(temperature, message="temperature: expected a float32 >= 0"),
         ]
         with tf.control_dependencies(asserts):
-            y = model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))
+            if given:
+                # The conditional prior lives in `decode(z, labels/context)`: standard base noise at the temperature,
+                # decoded given the condition, is `model.sample` (whose sample shape must be static with a condition).
+                kwargs = condition.for_samples(num_samples, *given)
+                noise = model.base_distribution.sample(tf.identity(num_samples)) * tf.cast(temperature, model.flow_dtype)
+                y = model.decode(noise, **kwargs)
+            else:
+                y = model.sample(tf.identity(num_samples), temperature=tf.identity(temperature))
         out = {"x": _float32(y)}
         if model.num_bins is not None:
             out["levels"] = model.to_levels(y)
         return out
 
+    def log_prob(x, *given):
+        x = checked_image(x)
+        return {"log_prob": _float32(model.log_prob(x, **condition.for_rows(x, *given)))}
+
+    def bits_per_dim(x, *given):
+        x = checked_image(x)
+        return {"bits_per_dim": _float32(model.bits_per_dim(x, **condition.for_rows(x, *given)))}
+
+    def encode(x, *given):
+        x = checked_image(x)
+        return {"z": _float32(model.encode(x, **condition.for_rows(x, *given)))}
+
+    def decode(z, *given):
+        z = checked_latent(z)
+        return {"x": _float32(model.decode(z, **condition.for_rows(z, *given)))}
+
+    def classify(x):
+        probabilities = model.predict_proba(checked_image(x))
+        return {"labels": tf.cast(tf.argmax(probabilities, axis=-1), tf.int32), "probabilities": _float32(probabilities)}
+
+    given = condition.specs()
     endpoints = {
-        "log_prob": (lambda x: {"log_prob": _float32(model.log_prob(checked_image(x)))}, [image]),
-        "bits_per_dim": (lambda x: {"bits_per_dim": _float32(model.bits_per_dim(checked_image(x)))}, [image]),
-        "sample": (sample, [tf.TensorSpec((), tf.int32, name="num_samples"), tf.TensorSpec((), tf.float32, name="temperature")]),
-        "encode": (lambda x: {"z": _float32(model.encode(checked_image(x)))}, [image]),
-        "decode": (lambda z: {"x": _float32(model.decode(checked_latent(z)))}, [latent]),
+        "log_prob": (log_prob, [image, *given]),
+        "bits_per_dim": (bits_per_dim, [image, *given]),
+        "sample": (sample, [tf.TensorSpec((), tf.int32, name="num_samples"), tf.TensorSpec((), tf.float32, name="temperature"), *given]),
+        "encode": (encode, [image, *given]),
+        "decode": (decode, [latent, *given]),
+        "classify": (classify, [image]),
     }
-    for name in SIGNATURES:  # log_prob first: it also becomes serving_default
+    names = list(SIGNATURES) + (list(CLASSIFY_SIGNATURE) if condition.num_classes else [])
+    for name in names:  # log_prob first: it also becomes serving_default
         fn, signature = endpoints[name]
         archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False), input_signature=signature)
     return archive
+
+
+class _Condition:
+    """The `labels` or `context` input of a conditional model's signatures (none for unconditional models)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.num_classes = int(getattr(model, "num_classes", None) or 0)
+        self.context_dim = int(getattr(model, "context_dim", None) or 0)
+
+    def specs(self) -> list:
+        if self.num_classes:
+            return [tf.TensorSpec((None,), tf.int32, name="labels")]
+        if self.context_dim:
+            return [tf.TensorSpec((None, self.context_dim), tf.float32, name="context")]
+        return []
+
+    def for_rows(self, x, *given) -> dict:
+        """The model's keyword for a batch `x`: one label or context row per row of `x`, checked."""
+        if not given:
+            return {}
+        rows = tf.shape(x)[0]
+        if self.num_classes:
+            return {"labels": self._labels(given[0], rows, "one per row of the input")}
+        return {"context": self._context(given[0], rows, "one row per row of the input")}
+
+    def for_samples(self, num_samples, *given) -> dict:
+        if not given:
+            return {}
+        if self.num_classes:
+            return {"labels": self._labels(given[0], num_samples, "one per sample (num_samples)")}
+        context = given[0]
+        rows = tf.shape(context)[0]
+        check = tf.debugging.Assert(
+            tf.logical_or(tf.equal(rows, num_samples), tf.equal(rows, 1)),
+            [f"context: expected [num_samples, {self.context_dim}] or [1, {self.context_dim}] rows; got", rows,
+             "rows for num_samples =", num_samples], summarize=4)
+        with tf.control_dependencies([check]):
+            context = tf.broadcast_to(context, tf.stack([num_samples, self.context_dim]))
+        return {"context": self._context(context, num_samples, "one row per sample")}
+
+    def _labels(self, labels, rows, what):
+        k = self.num_classes
+        checks = [
+            tf.debugging.Assert(tf.equal(tf.size(labels), rows), [f"labels: expected int32 [None], {what}; got", tf.size(labels),
+                                                                  "labels for", rows, "rows"], summarize=4),
+            tf.debugging.Assert(tf.reduce_all((labels >= 0) & (labels < k)),
+                                [f"labels: expected class ids in [0, {k}), got", labels], summarize=16),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(labels)
+
+    def _context(self, context, rows, what):
+        check = tf.debugging.Assert(
+            tf.logical_and(tf.equal(tf.shape(context)[0], rows), tf.reduce_all(tf.math.is_finite(context))),
+            [f"context: expected finite float32 [None, {self.context_dim}], {what}; got shape", tf.shape(context), "for", rows, "rows"],
+            summarize=8)
+        with tf.control_dependencies([check]):
+            return tf.cast(context, self.model.flow_dtype)
 
 
 def _float32(x):

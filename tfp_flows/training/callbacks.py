@@ -5,7 +5,7 @@ import math
 
 import keras
 
-from tfp_flows.training.images import save_sample_grid
+from tfp_flows.training.images import save_class_grid, save_sample_grid
 from tfp_flows.training.runs import RunDir
 
 
@@ -47,7 +47,11 @@ class RunCheckpoint(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """A PNG grid of samples per epoch, `samples/epoch_NNN.png` (fixed seed: epochs compare)."""
+    """A PNG grid of samples per epoch, `samples/epoch_NNN.png` (fixed seed: epochs compare).
+
+    A class-conditional model (`num_classes`) gets a row per class, `num // num_classes`
+    samples (at least one) each.
+    """
 
     def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0, checkpoint: RunCheckpoint | None = None):
         super().__init__()
@@ -57,4 +61,9 @@ class SampleGrid(keras.callbacks.Callback):
         diverged = self.checkpoint is not None and self.checkpoint.diverged_at is not None
         if diverged or (logs and not all(math.isfinite(float(v)) for v in logs.values())):
             return
-        save_sample_grid(self.model, self.run.file("samples", f"epoch_{epoch + 1:03d}.png"), self.num, self.temperature, self.seed)
+        path = self.run.file("samples", f"epoch_{epoch + 1:03d}.png")
+        num_classes = int(getattr(self.model, "num_classes", None) or 0)
+        if num_classes:
+            save_class_grid(self.model, path, max(1, self.num // num_classes), self.temperature, self.seed)
+        else:
+            save_sample_grid(self.model, path, self.num, self.temperature, self.seed)

@@ -1,4 +1,4 @@
-"""Sample grids as PNG files, written with TensorFlow alone."""
+"""Sample grids as PNG files, written with TensorFlow alone; for class-conditional models one row per class."""
 from __future__ import annotations
 
 import math
@@ -51,5 +51,28 @@ def save_sample_grid(model, path: str, num: int = 64, temperature: float = 0.7, 
     """Samples `num` images from `model` and writes them as one PNG grid; returns the grid."""
     samples = model.sample(num, temperature=temperature, seed=seed).numpy()
     image = grid(to_uint8(samples, model.num_bins))
+    write_png(path, image)
+    return image
+
+
+def class_grid_samples(model, per_class: int, temperature: float = 0.7, seed: int = 0, classes=None) -> tuple[np.ndarray, np.ndarray]:
+    """`per_class` samples of each class (all `model.num_classes`, or `classes`), class by class: (samples, labels)."""
+    num_classes = int(getattr(model, "num_classes", None) or 0)
+    if not num_classes:
+        raise ValueError(f"class_grid_samples: {type(model).__name__} is not class-conditional (no num_classes).")
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"class_grid_samples: expected per_class >= 1, got {per_class!r}.")
+    classes = np.arange(num_classes) if classes is None else np.asarray(classes, np.int64).reshape(-1)
+    if classes.size == 0 or classes.min() < 0 or classes.max() >= num_classes:
+        raise ValueError(f"class_grid_samples: expected classes in [0, {num_classes}), got {classes.tolist()}.")
+    labels = np.repeat(classes, per_class).astype(np.int32)
+    samples = model.sample(len(labels), labels=tf.constant(labels), temperature=temperature, seed=seed).numpy()
+    return samples, labels
+
+
+def save_class_grid(model, path: str, per_class: int = 10, temperature: float = 0.7, seed: int = 0, classes=None) -> np.ndarray:
+    """Samples of a class-conditional model as one PNG grid, a row per class (`per_class` columns); returns the grid."""
+    samples, _ = class_grid_samples(model, per_class, temperature, seed, classes)
+    image = grid(to_uint8(samples, model.num_bins), columns=per_class)
     write_png(path, image)
     return image
