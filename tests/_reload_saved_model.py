@@ -1,6 +1,7 @@
 """Run in a fresh process: load a SavedModel with TensorFlow alone and call every signature.
 
-Usage: python _reload_saved_model.py SAVED_MODEL_DIR INPUTS.npz OUTPUTS.npz
+Usage: python _reload_saved_model.py SAVED_MODEL_DIR INPUTS.npz OUTPUTS.npz [SAVED_MODEL_DIR INPUTS.npz OUTPUTS.npz ...]
+(several models in one process: one TensorFlow start-up for all of them)
 tfp_flows, tensorflow_probability and keras are blocked: importing any of them fails.
 """
 import importlib.abc
@@ -31,7 +32,16 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    saved_model_dir, inputs_path, outputs_path = sys.argv[1:4]
+    args = sys.argv[1:]
+    assert args and len(args) % 3 == 0, "expected SAVED_MODEL_DIR INPUTS.npz OUTPUTS.npz triples"
+    for start in range(0, len(args), 3):
+        reload_one(tf, np, *args[start : start + 3])
+    for name in BLOCKED:
+        assert not any(m == name or m.startswith(name + ".") for m in sys.modules if sys.modules[m] is not None and getattr(sys.modules[m], "__file__", None)), name
+    print("ok")
+
+
+def reload_one(tf, np, saved_model_dir, inputs_path, outputs_path):
     inputs = dict(np.load(inputs_path))
     loaded = tf.saved_model.load(saved_model_dir)
     sig = loaded.signatures
@@ -45,10 +55,7 @@ def main():
         "log_prob_one": sig["log_prob"](x=tf.constant(inputs["y"][:1]))["log_prob"].numpy(),
         "log_prob_many": sig["log_prob"](x=tf.constant(np.repeat(inputs["y"], 250, axis=0)))["log_prob"].numpy(),
     }
-    for name in BLOCKED:
-        assert not any(m == name or m.startswith(name + ".") for m in sys.modules if sys.modules[m] is not None and getattr(sys.modules[m], "__file__", None)), name
     np.savez(outputs_path, **outputs)
-    print("ok")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,20 @@ def trained_tiny_run(tmp_path_factory) -> str:
     return out
 
 
+@pytest.fixture(scope="session")
+def exported_tiny_glow(tmp_path_factory) -> dict:
+    """A tiny Glow (seed 0, initialised on 128 digits) exported once per session as
+    `<export_dir>/1`: `model`, `path`, `export_dir`. Read-only: copy `export_dir` to change it."""
+    from sklearn.datasets import load_digits
+
+    from tfp_flows import export, models
+
+    model = models.Glow.from_preset("tiny", seed=0)
+    model.initialize(load_digits().images[:128, :, :, None].astype(np.float32))
+    export_dir = tmp_path_factory.mktemp("exported_tiny_glow")
+    return dict(model=model, path=export.save(model, str(export_dir), version=1), export_dir=str(export_dir))
+
+
 def copy_run(source: str, target) -> str:
     """A private copy of a run directory (tests that change a run must not change the shared one)."""
     import shutil

@@ -176,8 +176,8 @@ def test_cli_entry(argv, message, capsys):
 
 
 @pytest.fixture(scope="module")
-def served(model, tmp_path_factory):
-    return export.load(export.save(model, str(tmp_path_factory.mktemp("served"))))
+def served(exported_tiny_glow):
+    return export.load(exported_tiny_glow["path"])  # a tiny Glow exported once per session
 
 
 @pytest.mark.parametrize(

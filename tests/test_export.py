@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -23,19 +24,54 @@ def _digits(n):
     return load_digits().images[:n, :, :, None].astype(np.float32)
 
 
-@pytest.fixture(scope="module", params=["Glow", "RealNVP", "NICE"])
-def exported(request, tmp_path_factory):
-    model = getattr(models, request.param).from_preset("tiny", seed=0)
-    model.initialize(_digits(128))
-    export_dir = tmp_path_factory.mktemp(f"export_{request.param}")
-    path = export.save(model, str(export_dir), version=1)
-    return dict(name=request.param, model=model, path=path, export_dir=str(export_dir))
+MODELS = ["Glow", "RealNVP", "NICE"]
+
+
+@pytest.fixture(scope="module")
+def all_exported(exported_tiny_glow, tmp_path_factory):
+    """A tiny Glow (the session's), RealNVP and NICE, each exported once."""
+    result = {"Glow": dict(name="Glow", **exported_tiny_glow)}
+    for name in MODELS[1:]:
+        model = getattr(models, name).from_preset("tiny", seed=0)
+        model.initialize(_digits(128))
+        export_dir = tmp_path_factory.mktemp(f"export_{name}")
+        result[name] = dict(name=name, model=model, path=export.save(model, str(export_dir), version=1), export_dir=str(export_dir))
+    for entry in result.values():
+        entry["loaded"] = tf.saved_model.load(entry["path"])
+    return result
+
+
+@pytest.fixture(params=MODELS)
+def exported(request, all_exported):
+    return all_exported[request.param]
+
+
+@pytest.fixture(scope="module")
+def reloaded(all_exported, tmp_path_factory):
+    """Every exported model loaded and called in ONE fresh process with TensorFlow alone
+    (tfp_flows, TFP and Keras blocked): the inputs each model was given and its outputs there."""
+    tmp = tmp_path_factory.mktemp("reload")
+    args, inputs = [], {}
+    for name, entry in all_exported.items():
+        model = entry["model"]
+        x = _digits(4)
+        y = model.dequantize(x, noise=False).numpy()
+        inputs[name] = dict(x=x, y=y, z=model.encode(y).numpy())
+        np.savez(tmp / f"{name}_in.npz", **inputs[name])
+        args += [entry["path"], str(tmp / f"{name}_in.npz"), str(tmp / f"{name}_out.npz")]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, str(HERE / "_reload_saved_model.py"), *args],
+        capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {name: (inputs[name], dict(np.load(tmp / f"{name}_out.npz"))) for name in all_exported}
 
 
 def test_layout_and_signatures(exported):
     assert os.path.basename(exported["path"]) == "1"
     assert sorted(os.listdir(exported["export_dir"])) == ["1"]  # no temporary directory left
-    loaded = tf.saved_model.load(exported["path"])
+    loaded = exported["loaded"]  # loaded once per module, right after export
     assert set(loaded.signatures) == {"serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode"}
     sig = loaded.signatures["log_prob"]
     assert sig.structured_input_signature[1]["x"].shape.as_list() == [None, 8, 8, 1]
@@ -63,20 +99,10 @@ def test_only_core_tensorflow_ops(exported):
     assert not unknown, f"ops outside TensorFlow's core registry: {unknown}"
 
 
-def test_reload_with_tensorflow_alone_matches_the_model(exported, tmp_path):
+def test_reload_with_tensorflow_alone_matches_the_model(exported, reloaded):
     model = exported["model"]
-    x = _digits(4)
-    y = model.dequantize(x, noise=False).numpy()
-    z = model.encode(y).numpy()
-    inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
-    np.savez(inputs, x=x, y=y, z=z)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, str(HERE / "_reload_saved_model.py"), exported["path"], str(inputs), str(outputs)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    got = dict(np.load(outputs))
+    inputs, got = reloaded[exported["name"]]
+    x, y, z = inputs["x"], inputs["y"], inputs["z"]
     expected_log_prob = model.log_prob(y).numpy()
     np.testing.assert_allclose(got["log_prob"], expected_log_prob, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got["serving_default"], expected_log_prob, rtol=1e-5, atol=1e-5)
@@ -111,7 +137,7 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
 
 
 def test_bad_input_names_the_expected_shape(exported):
-    loaded = tf.saved_model.load(exported["path"])
+    loaded = exported["loaded"]  # loaded once per module, right after export
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"x: expected float32 \[None, 8, 8, 1\], got shape\] \[2 4 4 1\]"):
         loaded.signatures["log_prob"](x=tf.zeros([2, 4, 4, 1]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"z: expected float32 \[None, 64\]"):
@@ -123,8 +149,9 @@ def test_bad_input_names_the_expected_shape(exported):
 
 
 @pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
-def test_versions_are_never_silently_overwritten(exported, monkeypatch):
-    model, export_dir = exported["model"], exported["export_dir"]
+def test_versions_are_never_silently_overwritten(exported, monkeypatch, tmp_path):
+    model, export_dir = exported["model"], shutil.copytree(exported["export_dir"], str(tmp_path / "serving"))
+    exported = dict(exported, path=os.path.join(export_dir, "1"))  # the session's export stays as it is
     with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
         export.save(model, export_dir, version=1)
     before = pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns

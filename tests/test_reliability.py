@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,9 +87,8 @@ def test_corrupt_checkpoint_and_state_are_named(trained_tiny_run, tmp_path, caps
     assert f"{out / 'state.json'} is corrupt" in capsys.readouterr().err
 
 
-def test_corrupt_saved_model_is_named(tmp_path):
-    model = models.Glow.from_preset("tiny")
-    path = export.save(model, str(tmp_path / "serving"))
+def test_corrupt_saved_model_is_named(exported_tiny_glow, tmp_path):
+    path = os.path.join(shutil.copytree(exported_tiny_glow["export_dir"], str(tmp_path / "serving")), "1")
     assert export.load(path).signatures["log_prob"] is not None
     pb = os.path.join(path, "saved_model.pb")
     data = open(pb, "rb").read()
