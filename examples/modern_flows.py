@@ -28,9 +28,10 @@ from tfp_flows.training import EMAWeights, LinearWarmup
 
 DIGITS_ROWS = {
     "realnvp": ("RealNVP", "digits", {}),  # the default `tfp-flows train`
+    "realnvp-spline": ("RealNVP", "digits", dict(coupling="spline")),
     "glow-affine": ("Glow", "digits", {}),
     "glow-spline": ("Glow", "digits", dict(coupling="spline")),
-    "glow-affine-wide": ("Glow", "digits", dict(hidden_channels=176)),  # as many parameters as glow-spline
+    "glow-affine-wide": ("Glow", "digits", dict(hidden_channels=256)),  # about as many parameters as glow-spline
     "glow-affine-variational": ("Glow", "digits", dict(dequantization="variational")),
     "jet": ("Jet", "digits", {}),
 }

@@ -17,7 +17,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         "celeba64": dict(event_shape=(64, 64, 3), num_scales=4, res_blocks=2, filters=32, num_bins=256),
         "mnist": dict(event_shape=(28, 28, 1), num_scales=3, res_blocks=4, filters=32, num_bins=256),
         "tiny": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=1, filters=8, num_bins=17),
-        "digits": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=2, filters=32, num_bins=17),
+        # Spline couplings: 1.853 test bits/dim after the default 30 epochs against 2.021 affine (README).
+        "digits": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=2, filters=32, num_bins=17, coupling="spline"),
         # Tables: affine couplings over standardised vectors (MADE/MAF-paper sized, for thousands of rows).
         "tabular": dict(event_shape=(2,), num_couplings=8, filters=128, hidden_layers=2, num_bins=None, standardize=True),
         "tabular_tiny": dict(event_shape=(2,), num_couplings=4, filters=16, hidden_layers=1, num_bins=None, standardize=True),
