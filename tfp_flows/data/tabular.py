@@ -75,26 +75,25 @@ def _choose(path: str, header: list[str], columns) -> list[int]:
         raise ValueError(f"{path}: the header names column {duplicated[0]!r} more than once.")
     if columns is None:
         return list(range(len(header)))
-    if isinstance(columns, str) or not len(columns):
-        raise ValueError(f"expected columns as a non-empty list of column names, got {columns!r}.")
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ValueError(f"{path} has no column {missing[0]!r}; its columns are {', '.join(header)}.")
-    if len(set(columns)) != len(columns):
-        raise ValueError(f"columns names a column twice: {list(columns)}.")
+    _check_names(path, header, columns, "columns", "column")
     return [header.index(c) for c in columns]
+
+
+def _check_names(path: str, header: list[str], names, argument: str, kind: str) -> None:
+    """`names` (the `argument` of `data.load`) is a non-empty list of distinct columns of `header`."""
+    if isinstance(names, str) or not len(names):
+        raise ValueError(f"expected {argument} as a non-empty list of column names, got {names!r}.")
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise ValueError(f"{path} has no {kind} {missing[0]!r}; its columns are {', '.join(header)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{argument} names a column twice: {list(names)}.")
 
 
 def _choose_context(path: str, header: list[str], columns, context_columns) -> list[int]:
     if context_columns is None:
         return []
-    if isinstance(context_columns, str) or not len(context_columns):
-        raise ValueError(f"expected context_columns as a non-empty list of column names, got {context_columns!r}.")
-    missing = [c for c in context_columns if c not in header]
-    if missing:
-        raise ValueError(f"{path} has no context column {missing[0]!r}; its columns are {', '.join(header)}.")
-    if len(set(context_columns)) != len(context_columns):
-        raise ValueError(f"context_columns names a column twice: {list(context_columns)}.")
+    _check_names(path, header, context_columns, "context_columns", "context column")
     both = [c for c in context_columns if columns is not None and c in columns]
     if both:
         raise ValueError(f"{path}: column {both[0]!r} is both modelled (columns) and a context column; a column is one or the other.")
