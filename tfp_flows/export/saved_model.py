@@ -1,7 +1,7 @@
 """Writes (and checks) a trained `FlowModel` as a SavedModel TF Serving can load, atomically.
 
-Built on `keras.export.ExportArchive` (it tracks the Keras 3 variables, which a plain
-`tf.Module` would miss). Every signature takes and returns plain tensors, so the
+Each signature is traced once (`_endpoints.SignatureArchive`: the variables the traced
+functions capture are what the SavedModel holds). Every signature takes and returns plain tensors, so the
 SavedModel runs with nothing but TensorFlow: no tfp_flows, TFP or Keras at load time.
 """
 from __future__ import annotations
@@ -10,8 +10,9 @@ import os
 import shutil
 import tempfile
 
-import keras
 import tensorflow as tf
+
+from tfp_flows.export._endpoints import SignatureArchive
 
 # name -> (input names, output names); the first is also `serving_default`.
 SIGNATURES = {
@@ -64,7 +65,7 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
 
     tmp = tempfile.mkdtemp(dir=export_dir, prefix=f".tmp-{version}-")
     try:
-        _archive(model).write_out(tmp, verbose=False)
+        _archive(model).write_out(tmp)
         if os.path.exists(target):
             old = tempfile.mkdtemp(dir=export_dir, prefix=f".old-{version}-")
             os.replace(target, os.path.join(old, "model"))
@@ -100,7 +101,7 @@ def load(path: str):
     return loaded
 
 
-def _archive(model) -> keras.export.ExportArchive:
+def _archive(model) -> SignatureArchive:
     if hasattr(model, "infer"):  # WaveGlow: waveforms given mels
         from tfp_flows.export import waveglow
 
@@ -108,8 +109,7 @@ def _archive(model) -> keras.export.ExportArchive:
     event = tuple(model.event_shape)
     image = tf.TensorSpec((None,) + event, tf.float32, name="x")
     latent = tf.TensorSpec((None, model.num_dims), tf.float32, name="z")
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive = SignatureArchive()
     event_text = ", ".join(str(d) for d in event)
     condition = _Condition(model)
 
@@ -170,7 +170,7 @@ def _archive(model) -> keras.export.ExportArchive:
     names = list(SIGNATURES) + (list(CLASSIFY_SIGNATURE) if condition.num_classes else [])
     for name in names:  # log_prob first: it also becomes serving_default
         fn, signature = endpoints[name]
-        archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False), input_signature=signature)
+        archive.add_endpoint(name, fn, signature)
     return archive
 
 

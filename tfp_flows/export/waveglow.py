@@ -5,8 +5,9 @@ Keras) can vocode. `infer` is also `serving_default`: a vocoder's main use.
 """
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
+
+from tfp_flows.export._endpoints import SignatureArchive
 
 # name -> (input names, output names); the first is also `serving_default`.
 SIGNATURES = {
@@ -16,8 +17,8 @@ SIGNATURES = {
 }
 
 
-def archive(model) -> keras.export.ExportArchive:
-    """The `keras.export.ExportArchive` of a `WaveGlow` with the `SIGNATURES` endpoints.
+def archive(model) -> SignatureArchive:
+    """The `SignatureArchive` of a `WaveGlow` with the `SIGNATURES` endpoints.
 
     * `infer`: `mel` float32 `[None, n_mels, None]` (log-mels), `sigma` float32 scalar ->
       `audio` float32 `[None, frames * hop_length]` in [-1, 1]
@@ -28,8 +29,7 @@ def archive(model) -> keras.export.ExportArchive:
     mel_spec = tf.TensorSpec((None, model.n_mels, None), tf.float32, name="mel")
     audio_spec = tf.TensorSpec((None, None), tf.float32, name="audio")
     sigma_spec = tf.TensorSpec((), tf.float32, name="sigma")
-    result = keras.export.ExportArchive()
-    result.track(model)
+    result = SignatureArchive()
     covered = model.upsample_kernel - model.hop_length  # samples the upsampler gives beyond frames * hop
 
     def checked_mel(mel):
@@ -71,5 +71,5 @@ def archive(model) -> keras.export.ExportArchive:
     }
     for name in SIGNATURES:  # infer first: it also becomes serving_default
         fn, signature = endpoints[name]
-        result.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False), input_signature=signature)
+        result.add_endpoint(name, fn, signature)
     return result
