@@ -98,6 +98,18 @@ def exported_tiny_glow(tmp_path_factory) -> dict:
     return dict(model=model, path=export.save(model, str(export_dir), version=1), export_dir=str(export_dir))
 
 
+def write_raw_wav(path, samples: bytes, channels: int, width: int, rate: int) -> str:
+    """A PCM WAV file written with the `wave` module (any channels, sample width and rate)."""
+    import wave
+
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(width)
+        handle.setframerate(rate)
+        handle.writeframes(samples)
+    return str(path)
+
+
 def copy_run(source: str, target) -> str:
     """A private copy of a run directory (tests that change a run must not change the shared one)."""
     import shutil
@@ -111,11 +123,9 @@ collect_ignore = ["_reload_saved_model.py"]  # a script run in a subprocess, not
 
 @pytest.fixture(autouse=True, scope="module")
 def _release_memory_after_each_module():
-    """Frees what a module's models and traced graphs held, so the suite's memory stays flat.
-
-    Keras keeps every layer name and TensorFlow every graph until they are collected, and
-    glibc keeps freed heap pages mapped; without this the process grows by ~0.3 GB per module.
-    """
+    """Releases what a module's models held once the module is done (Keras' global state, Python
+    cycles, glibc's free heap pages). It cannot return the 10-80 MB per `fit` that TensorFlow
+    keeps (keras-team/keras#21090): that is why the suite runs on two workers."""
     yield
     import ctypes
     import gc

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from tfp_flows import data, models
 from tfp_flows.training import RunDir, RunError
@@ -62,3 +63,15 @@ def resume_state(run: RunDir, config: dict, identity: tuple[str, ...]) -> dict:
             f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); use another --output."
         )
     return run.read_json("state.json") if os.path.exists(run.file("state.json")) else new_state()
+
+
+def report_divergence(checkpoint, state: dict, run: RunDir, advice: str) -> bool:
+    """Prints the one-line divergence error when training stopped on a NaN/Inf loss; returns whether it did."""
+    if checkpoint.diverged_at is None:
+        return False
+    epoch, step = checkpoint.diverged_at
+    where = f"epoch {epoch}" + (f", step {step}" if step else "")
+    print(f"tfp-flows: training diverged (NaN/Inf loss) at {where}; kept the last good checkpoint "
+          f"(epoch {state['epoch']}) in {run.path}. {advice}", file=sys.stderr)
+    return True
+

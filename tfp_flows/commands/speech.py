@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfp_flows import data, models
 from tfp_flows.data import audio as audio_lib
-from tfp_flows.commands._runs import resume_state
+from tfp_flows.commands._runs import report_divergence, resume_state
 from tfp_flows.training import RunCheckpoint, RunDir, RunError
 
 # Defaults of `tfp-flows train` that suit images but not a vocoder on a CPU: replaced when left as they are.
@@ -116,10 +116,7 @@ def train_waveglow(args) -> int:
     callbacks = [checkpoint, VocodedExample(run, example, checkpoint), keras.callbacks.TensorBoard(log_dir=run.file("logs"))]
     model.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"], initial_epoch=state["epoch"], callbacks=callbacks,
               verbose=1 if sys.stdout.isatty() else 2)
-    if checkpoint.diverged_at is not None:
-        epoch, step = checkpoint.diverged_at
-        print(f"tfp-flows: training diverged (NaN/Inf loss) at epoch {epoch}{f', step {step}' if step else ''}; kept the "
-              f"last good checkpoint (epoch {state['epoch']}) in {run.path}. Try a lower --learning-rate.", file=sys.stderr)
+    if report_divergence(checkpoint, state, run, "Try a lower --learning-rate."):
         return 1
     print(f"Done: {state['epoch']} epochs; best bits/sample {state['best_bits_per_dim']:.4f} at epoch {state['best_epoch']}; "
           f"checkpoints, vocoded samples and logs in {run.path}")

@@ -7,7 +7,7 @@ import sys
 import keras
 
 from tfp_flows import data, models
-from tfp_flows.commands._runs import MODEL_CLASSES, SPLITS_FILE, resume_state
+from tfp_flows.commands._runs import MODEL_CLASSES, SPLITS_FILE, report_divergence, resume_state
 from tfp_flows.data import splits as splits_lib
 from tfp_flows.training import EMAWeights, RunCheckpoint, RunDir, SampleGrid, uses_ema
 
@@ -221,11 +221,7 @@ def train(args) -> int:
         shuffle=False,  # the dataset shuffles itself
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    if checkpoint.diverged_at is not None:
-        epoch, step = checkpoint.diverged_at
-        where = f"epoch {epoch}" + (f", step {step}" if step else "")
-        print(f"tfp-flows: training diverged (NaN/Inf loss) at {where}; kept the last good checkpoint "
-              f"(epoch {state['epoch']}) in {run.path}. Try a lower --learning-rate or more --warmup-steps.", file=sys.stderr)
+    if report_divergence(checkpoint, state, run, "Try a lower --learning-rate or more --warmup-steps."):
         return 1
     print(f"Done: {state['epoch']} epochs; best validation bits/dim {state['best_bits_per_dim']:.4f} at epoch "
           f"{state['best_epoch']}; checkpoints{', samples' if info.kind == 'images' else ''} and logs in {run.path}")

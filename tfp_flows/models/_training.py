@@ -1,0 +1,114 @@
+"""`FlowModel`'s Keras training hooks: `fit`, `compile`, train/test steps and metrics (a mixin of `FlowModel`)."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_flows.models import conditioning
+from tfp_flows.models._model_support import _first_batch
+
+
+class KerasTraining:
+    """`fit`/`evaluate` on discrete data with the negative log-likelihood as the loss.
+
+    The model provides `loss_tracker`, `bpd_tracker`, `_directed_metrics`, `log_prob`,
+    `dequantize`, `_discrete`, `_fold`, `_latent_and_log_prob`, `_bits_per_dim` and
+    `initialize`; this class must come before `keras.Model` in the bases.
+    """
+
+    @property
+    def metrics(self):
+        # The list is read by callbacks for the metric directions; it holds no state of its own.
+        return [self.loss_tracker, self.bpd_tracker, self._directed_metrics]
+
+    def _nll(self, data, training):
+        x, labels, context = conditioning.split_batch(self, data, f"{type(self).__name__}.fit")
+        if not self.condition_dim:
+            log_prob = self.log_prob(self.dequantize(x, noise=True))
+            return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
+        c = conditioning.condition(self, labels, context, f"{type(self).__name__}.fit")
+        y, c, _ = self._fold(self.dequantize(x, noise=True), "y", c)
+        h, log_prob = self._latent_and_log_prob(y, c)
+        nll = -tf.reduce_mean(log_prob)
+        if self.label_classifier is not None:  # openai/glow's weight_y: a classifier of the latent before the class prior
+            logits = tf.cast(self.label_classifier(h), self.flow_dtype)
+            nll = nll + self.weight_y * tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(c, logits))
+        return nll, tf.reduce_mean(self._bits_per_dim(log_prob))
+
+    def train_step(self, data):
+        # Under tf.distribute the optimizer sums the replicas' gradients: scale as Keras losses do.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            nll, bpd = self._nll(data, training=True)
+            loss = (nll + (tf.add_n(self.losses) if self.losses else 0.0)) / replicas
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._update_metrics(nll, bpd)
+
+    def test_step(self, data):
+        return self._update_metrics(*self._nll(data, training=False))
+
+    def _update_metrics(self, nll, bpd):
+        self.loss_tracker.update_state(nll)
+        self.bpd_tracker.update_state(bpd)
+        logs = {m.name: m.result() for m in (self.loss_tracker, self.bpd_tracker)}
+        strategy = tf.distribute.get_strategy()
+        if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+            # Keras reduces step outputs across workers with reduce(MEAN, axis=0), which needs a
+            # batch axis: give the (already aggregated) scalars one.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Builds the optimizer eagerly, before `fit` traces its first step.
+
+        Keras defers building an optimizer without a `tf.distribute` strategy into the traced
+        train step, where every slot variable (Adam's two moments, the weight average) is
+        created behind a `tf.cond` per variable: for a Glow that is hundreds of extra graph
+        functions, a slower first step, and ~10-30 MB that TensorFlow never frees per `fit`.
+        A flow's weights all exist after its constructor and it has no compiled losses or
+        metrics, so the optimizer is all that is left to build. (Keras' own distributed
+        build would also fail here: it reduces the first batch as one tensor, which dict
+        batches such as TFDS images or speech `{"audio", "mel"}` are not.)
+        """
+        if self.optimizer is None or self.optimizer.built:
+            return
+        if self._distribute_strategy is None:
+            self.optimizer.build(self.trainable_variables)
+            return
+        with self.distribute_strategy.scope():
+            self.optimizer.build(self.trainable_variables)
+
+    def compile(self, optimizer=None, **kwargs):
+        """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`)."""
+        if optimizer is None:
+            from tfp_flows.models.schedules import default_optimizer
+
+            optimizer = default_optimizer(self.num_dims)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Restores the compiled state (optimizer included) when a saved model is loaded.
+
+        Keras skips this for models that override `compile`, so it is spelled out here.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        raw = _first_batch(x, batch_size, keep_targets=True)
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            raw = (raw, y[: batch_size or 32])
+        owner = f"{type(self).__name__}.fit"
+        images, labels, context = conditioning.split_batch(self, raw, owner)  # fail early, eagerly
+        first = self._discrete(images, "the first batch of training data")
+        c = conditioning.condition(self, labels, context, owner)
+        if c is not None:
+            conditioning.fold_pair(first, self.event_shape, c, owner)  # the batches of data and labels/context agree
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would only warn
+        if not self.is_initialized:
+            self.initialize(first, labels=labels, context=context)
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
