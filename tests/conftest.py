@@ -7,7 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
-import tensorflow as tf
+
+# TensorFlow is imported inside the helpers, not here: the pytest-xdist controller loads this
+# file too, and importing TensorFlow there would keep ~650 MB in a process that runs no test.
 
 
 def random_conditioner(in_channels: int, out_channels: int, seed: int, spatial: bool):
@@ -16,6 +18,8 @@ def random_conditioner(in_channels: int, out_channels: int, seed: int, spatial: 
     Images (`spatial=True`) get a 3x3 convolution so checkerboard couplings see neighbours;
     the output is large enough (not zero-initialised) to make the couplings non-trivial.
     """
+    import tensorflow as tf
+
     rng = np.random.default_rng(seed)
     if spatial:
         kernel = rng.normal(0, 0.5, (3, 3, in_channels, out_channels))
@@ -38,8 +42,10 @@ def random_conditioner(in_channels: int, out_channels: int, seed: int, spatial: 
     return conditioner
 
 
-def autodiff_log_det(fn, x: tf.Tensor) -> np.ndarray:
-    """log|det J| of `fn` at every batch member of `x` (shape [B, *event]) from the full Jacobian."""
+def autodiff_log_det(fn, x) -> np.ndarray:
+    """log|det J| of `fn` at every batch member of `x` (a tensor [B, *event]) from the full Jacobian."""
+    import tensorflow as tf
+
     batch = x.shape[0]
     x_flat = tf.reshape(x, [batch, -1])
     with tf.GradientTape() as tape:

@@ -17,10 +17,18 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+def _worker_env(env=None) -> dict:
+    """The environment of a worker process: it imports this checkout's tfp_flows, installed or not
+    (a script's own folder, tests/, is all Python puts on its path)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    return env
+
+
 def _run_worker(mode, out, env=None, timeout=300):
     return subprocess.Popen(
         [sys.executable, str(HERE / "_distributed_worker.py"), mode, str(out)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_worker_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 

@@ -159,13 +159,14 @@ def test_versions_are_never_silently_overwritten(exported, monkeypatch, tmp_path
     assert pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns != before
     assert sorted(os.listdir(export_dir)) == ["1"]
 
-    def broken_write(self, path, **kwargs):
-        pathlib.Path(path, "partial").write_text("half")
-        raise RuntimeError("disk full")
+    class BrokenArchive:  # the disk fills while the SavedModel is written (no need to trace it again)
+        def write_out(self, path, **kwargs):
+            pathlib.Path(path, "partial").write_text("half")
+            raise RuntimeError("disk full")
 
-    from tfp_flows.export._endpoints import SignatureArchive
+    from tfp_flows.export import saved_model
 
-    monkeypatch.setattr(SignatureArchive, "write_out", broken_write)
+    monkeypatch.setattr(saved_model, "_archive", lambda model: BrokenArchive())
     with pytest.raises(RuntimeError, match="disk full"):
         export.save(model, export_dir, version=2)
     with pytest.raises(RuntimeError, match="disk full"):

@@ -5,13 +5,14 @@ from tfp_flows.models.dequantization import DEQUANTIZATIONS
 from tfp_flows.models.glow import Glow
 from tfp_flows.models.jet import Jet
 from tfp_flows.models.nice import NICE
+from tfp_flows.models.optimizers import FusedAdam
 from tfp_flows.models.presets import PRESETS
 from tfp_flows.models.realnvp import RealNVP
 from tfp_flows.models.schedules import LinearWarmup, WarmupCosineDecay, default_optimizer
 from tfp_flows.models.waveglow import WaveGlow
 
 __all__ = [
-    "DEQUANTIZATIONS", "Denoiser", "FlowModel", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WarmupCosineDecay",
+    "DEQUANTIZATIONS", "Denoiser", "FlowModel", "FusedAdam", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WarmupCosineDecay",
     "WaveGlow", "default_optimizer",
 ]
 

@@ -1,0 +1,78 @@
+"""`FusedAdam`: Keras' Adam whose per-variable update is one fused TensorFlow kernel."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class FusedAdam(keras.optimizers.Adam):
+    """`keras.optimizers.Adam`, same arguments and the same update, built from fused kernels.
+
+    Keras' Adam writes each variable's update as about a dozen separate ops (moment
+    updates, bias correction, the step), and its weight average as five more. A flow
+    has many small variables (a tiny RealNVP 170, a Glow thousands), so the optimizer
+    dominated both the time to trace `fit`'s first step (3.5 of 9.3 s for the tiny
+    RealNVP) and, on small images, the op count of every step. Here each variable's
+    update is TensorFlow's `ResourceApplyAdam` and each weight average one
+    `ResourceApplyGradientDescent` (`average -= (1 - momentum) * (average - var)`),
+    both with CPU, GPU and XLA kernels.
+
+    The update is Adam's (Kingma & Ba 2015, with Keras' epsilon outside the square root):
+    `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+    `var -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`.
+    Under a `tf.distribute` strategy, with `amsgrad`, or off the TensorFlow backend it
+    runs Keras' own update, which is the same arithmetic.
+
+    >>> import numpy as np, tensorflow as tf
+    >>> from tfp_flows.models.optimizers import FusedAdam
+    >>> w = tf.Variable([1.0, -2.0])
+    >>> opt = FusedAdam(0.1)
+    >>> _ = opt.apply_gradients([(tf.constant([0.5, -0.5]), w)])
+    >>> [round(float(v), 4) for v in w.numpy()]  # the first Adam step is lr * sign(g)
+    [0.9, -1.9]
+    """
+
+    def _fused(self) -> bool:
+        return keras.backend.backend() == "tensorflow" and not self.amsgrad and not tf.distribute.has_strategy()
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if not self._fused():
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        scalars = {}  # the step's constants, once per dtype rather than once per variable
+        for gradient, variable in zip(grads, trainable_variables):
+            dtype = variable.dtype
+            if dtype not in scalars:
+                step = tf.cast(self.iterations + 1, dtype)
+                beta1, beta2 = tf.constant(self.beta_1, dtype), tf.constant(self.beta_2, dtype)
+                scalars[dtype] = dict(
+                    beta1_power=tf.pow(beta1, step), beta2_power=tf.pow(beta2, step), lr=tf.cast(learning_rate, dtype),
+                    beta1=beta1, beta2=beta2, epsilon=tf.constant(self.epsilon, dtype),
+                )
+            index = self._get_variable_index(variable)
+            tf.raw_ops.ResourceApplyAdam(
+                var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
+                grad=tf.cast(gradient, dtype), **scalars[dtype],
+            )
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        if not (self.use_ema and self._fused()):
+            return super()._update_model_variables_moving_average(trainable_variables)
+        first = tf.equal(self.iterations, 0)  # the first step copies the weights (momentum 0), as Keras does
+        weights = {}
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is None:
+                continue
+            dtype = average.dtype
+            if dtype not in weights:
+                weights[dtype] = tf.where(first, tf.constant(1.0, dtype), tf.constant(1.0 - self.ema_momentum, dtype))
+            tf.raw_ops.ResourceApplyGradientDescent(
+                var=_handle(average), alpha=weights[dtype], delta=tf.convert_to_tensor(average) - tf.cast(var, dtype)
+            )
+
+
+def _handle(variable):
+    """The resource handle of a `keras.Variable` (its `tf.Variable`) or of a `tf.Variable`."""
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    return variable.handle
