@@ -98,17 +98,17 @@ class FoldedActNormConv1x1(FusedBijector):
         shift = tf.convert_to_tensor(self._actnorm.shift)
         log_scale = tf.convert_to_tensor(self._actnorm.log_scale)
         log_abs_det_w, inverse_weight = self._conv._log_abs_det_and_inverse_weight(need_inverse=not forward)
-        # Row vectors: a position's channels `v` map to `v @ matrix`, one matmul over all positions.
+        # `matrix` is M (forward) or M^-1 (inverse); every position's channel row `v` maps to
+        # `v @ matrix^T`, one matmul with the transpose inside it (a standalone transpose of a
+        # small matrix is slower than the matmul on CPU), then one bias add.
         if forward:
-            # (M x)^T = x^T diag(s) W^T; the bias M b is computed on the C x C side.
-            matrix = tf.exp(log_scale)[:, None] * tf.transpose(self._conv.weight())
-            bias = tf.linalg.matvec(matrix, shift, transpose_a=True)
+            matrix = self._conv.weight() * tf.exp(log_scale)[None, :]  # W diag(s)
+            bias = tf.linalg.matvec(matrix, shift)  # M b, on the C x C side
         else:
-            # (M^-1 z)^T = z^T W^-T diag(1/s), then - b.
-            matrix = tf.transpose(inverse_weight) * tf.exp(-log_scale)[None, :]
+            matrix = inverse_weight * tf.exp(-log_scale)[:, None]  # diag(1/s) W^-1
             bias = -shift
         flat = tf.reshape(x, [-1, channels])
-        out = tf.reshape(tf.nn.bias_add(tf.matmul(flat, matrix), bias), tf.shape(x))
+        out = tf.reshape(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), tf.shape(x))
         out.set_shape(x.shape)
         rank = tf.rank(x)
         positions = tf.cast(tf.reduce_prod(tf.shape(x)[rank - self._event_ndims : rank - 1]), x.dtype)
