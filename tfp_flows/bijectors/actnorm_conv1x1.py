@@ -102,10 +102,10 @@ class FoldedActNormConv1x1(FusedBijector):
         # `v @ matrix^T`, one matmul with the transpose inside it (a standalone transpose of a
         # small matrix is slower than the matmul on CPU), then one bias add.
         if forward:
-            matrix = self._conv.weight() * tf.exp(log_scale)[None, :]  # W diag(s)
+            matrix = self._conv.weight() * tf.exp(log_scale)  # W diag(s): column k times s_k
             bias = tf.linalg.matvec(matrix, shift)  # M b, on the C x C side
         else:
-            matrix = inverse_weight * tf.exp(-log_scale)[:, None]  # diag(1/s) W^-1
+            matrix = inverse_weight * tf.expand_dims(tf.exp(-log_scale), -1)  # diag(1/s) W^-1: row k over s_k
             bias = -shift
         flat = tf.reshape(x, [-1, channels])
         out = tf.reshape(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), tf.shape(x))
