@@ -9,7 +9,12 @@ the two models repeat by repeat (so a busy machine slows both alike):
   steps each, after a warm-up `fit`);
 * the time to compute every step's C x C matrices alone (LU-derived `W`, `W^-1` via the
   triangular solves, the folded `M`, `M^-1`), as a fraction of a sample call: what caching
-  them across calls could save at most.
+  them across calls could save at most (over a graph that only reads the same weights);
+* the ActNorm + 1x1 conv ops alone at each level's shape, folded and not: inverse at the
+  sample batch, forward + gradients at the training batch. What the fold saves on the ops it
+  touches, and their share of a sample call (an upper bound: it includes one call overhead).
+
+Medians over the repeats are printed with the best repeat (the least disturbed by other work).
 
 Run: python benchmarks/fold_actnorm.py [--shape 8 8 1 --levels 2 --steps 8 --hidden 128 --batch 64]
      python benchmarks/fold_actnorm.py --shape 32 32 3 --levels 3 --steps 8 --hidden 128 --batch 16
@@ -28,6 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfp_flows import models  # noqa: E402
+from tfp_flows.bijectors import FoldedActNormConv1x1  # noqa: E402
 
 
 def build_pair(args):
@@ -74,6 +80,49 @@ def matrices_only(model):
     return run
 
 
+def flow_ops_only(model, fold: bool, forward: bool, batch: int):
+    """A graph running only every step's ActNorm + 1x1 convolution (folded or not) on tensors of each level's shape.
+
+    Forward (the training direction) also takes the gradients of a loss of the outputs and
+    log-dets with respect to the flow's parameters and inputs, as a train step does.
+    """
+    inputs = [tf.random.normal((batch,) + shape) for shape in model.level_shapes]
+    variables = [v for layer in model.actnorms + model.permutes for v in layer.trainable_variables]
+
+    def steps(inputs):
+        outs, log_det = [], 0.0
+        for level, x in enumerate(inputs):
+            for step in range(model.steps):
+                i = level * model.steps + step
+                actnorm, conv = model.actnorms[i].bijector(), model.permutes[i].bijector()
+                if fold:
+                    folded = FoldedActNormConv1x1(actnorm, conv)
+                    x, step_log_det = (folded._forward_and_log_det if forward else folded._inverse_and_log_det)(x)
+                elif forward:
+                    x, first = actnorm._forward_and_log_det(x)
+                    x, second = conv._forward_and_log_det(x)
+                    step_log_det = first + second
+                else:
+                    x, first = conv._inverse_and_log_det(x)
+                    x, second = actnorm._inverse_and_log_det(x)
+                    step_log_det = first + second
+                log_det += tf.reduce_sum(step_log_det)
+            outs.append(x)
+        return outs, log_det
+
+    @tf.function(autograph=False)
+    def run():
+        if not forward:
+            return steps(inputs)[0]
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outs, log_det = steps(inputs)
+            loss = tf.add_n([tf.reduce_sum(x * x) for x in outs]) - log_det
+        return tape.gradient(loss, variables + inputs)
+
+    return run
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--shape", type=int, nargs=3, default=(8, 8, 1))
@@ -98,9 +147,12 @@ def main(argv=None):
     for model in pair.values():  # warm-up: traces the sample graph
         model.sample(args.samples, seed=0).numpy()
     sample_s = interleaved(pair, lambda m, r: m.sample(args.samples, seed=r).numpy(), args.repeats)
+    best = interleaved.best
     for name, seconds in sample_s.items():
-        print(f"sample({args.samples}) {name:9s}: {seconds * 1e3:8.1f} ms  {args.samples / seconds:9.0f} img/s")
-    print(f"sample speed-up folded/unfolded: {sample_s['unfolded'] / sample_s['folded']:.3f}x")
+        print(f"sample({args.samples}) {name:9s}: median {seconds * 1e3:8.1f} ms  {args.samples / seconds:7.0f} img/s; "
+              f"best {args.samples / best[name]:7.0f} img/s")
+    print(f"sample speed-up folded/unfolded: median {sample_s['unfolded'] / sample_s['folded']:.3f}x, "
+          f"best {best['unfolded'] / best['folded']:.3f}x")
 
     # The matrices' graph against an empty graph reading the same variables: the difference is what
     # computing them costs inside a sample call (the call overhead is paid once there anyway).
@@ -112,6 +164,16 @@ def main(argv=None):
           f"{matrix_s * 1e3:.2f} ms over a call reading the weights = {100 * matrix_s / sample_s['folded']:.1f}% "
           f"of a folded sample({args.samples}) call")
 
+    # The ops the fold acts on, alone: how much it saves on them, and their share of a whole call.
+    for direction, forward, batch in (("inverse (sample)", False, args.samples), ("forward + gradients (train)", True, args.batch)):
+        graphs = {name: flow_ops_only(folded, name == "folded", forward, batch) for name in ("folded", "unfolded")}
+        for graph in graphs.values():
+            graph()
+        ops_s = interleaved(graphs, lambda graph, r: [t.numpy() for t in graph()], 21)
+        share = f" = {100 * ops_s['unfolded'] / sample_s['unfolded']:.1f}% of an unfolded sample call" if not forward else ""
+        print(f"ActNorm + 1x1 conv ops only, {direction}, batch {batch}: folded {ops_s['folded'] * 1e3:.2f} ms, "
+              f"unfolded {ops_s['unfolded'] * 1e3:.2f} ms ({ops_s['unfolded'] / ops_s['folded']:.2f}x){share}")
+
     if args.skip_train:
         return
     rng = np.random.default_rng(1)
@@ -120,10 +182,12 @@ def main(argv=None):
     for model in pair.values():  # warm-up: traces the train step
         model.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0)
     fit_s = interleaved(pair, lambda m, r: m.fit(dataset, epochs=1, steps_per_epoch=args.train_steps, verbose=0), args.repeats)
+    best, images_per_fit = interleaved.best, args.train_steps * args.batch
     for name, seconds in fit_s.items():
-        print(f"fit {args.train_steps} steps x {args.batch} {name:9s}: {seconds:7.2f} s  "
-              f"{args.train_steps * args.batch / seconds:8.0f} img/s")
-    print(f"train speed-up folded/unfolded: {fit_s['unfolded'] / fit_s['folded']:.3f}x")
+        print(f"fit {args.train_steps} steps x {args.batch} {name:9s}: median {seconds:7.2f} s  "
+              f"{images_per_fit / seconds:6.0f} img/s; best {images_per_fit / best[name]:6.0f} img/s")
+    print(f"train speed-up folded/unfolded: median {fit_s['unfolded'] / fit_s['folded']:.3f}x, "
+          f"best {best['unfolded'] / best['folded']:.3f}x")
 
 
 if __name__ == "__main__":
