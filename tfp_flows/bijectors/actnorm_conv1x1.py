@@ -18,11 +18,12 @@ class FoldedActNormConv1x1(FusedBijector):
     Inverse:  `x = M^-1 z - b`, `M^-1 = diag(1 / s) W^-1`
     Log-det:  `log|det dz/dx| = P * (sum(log_s) + log|det W|)`
 
-    The same map as `tfb.Chain([conv, actnorm])`, but the image tensor is read once instead
-    of three times (two elementwise passes and a matmul): the C x C matrices `M`, `M^-1`
-    and the bias `M b` are computed from the parameters on each call, which costs
-    O(C^3), nothing next to the O(N H W C^2) matmul. `W^-1` and `log|det W|` come from the
-    convolution's own LU factors (two triangular solves) or QR, as `Invertible1x1Conv` does.
+    The same map as `tfb.Chain([conv, actnorm])`, but one matmul and one bias add over the
+    image tensor (oneDNN fuses the two) instead of two elementwise passes and a matmul, in
+    both directions and in their gradients. The C x C matrices `M`, `M^-1` and the bias
+    `M b` are computed from the parameters on each call: O(C^3), nothing next to the
+    O(N H W C^2) matmul. `W^-1` and `log|det W|` come from the convolution's own LU factors
+    (two triangular solves) or QR, as `Invertible1x1Conv` computes them.
 
     Why not `tfb.ScaleMatvecLU` + `tfb.Shift`: that solves per position in the inverse and
     keeps two passes over the tensor.
