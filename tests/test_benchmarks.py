@@ -27,3 +27,14 @@ def test_waveglow_speech_quick(tmp_path):
     results = waveglow_speech.main(["--quick", "--run", str(tmp_path / "run"), "--json", str(tmp_path / "r.json")])
     assert results["test_sentences"] == 3 and 0 < results["bits_per_sample"] < 17
     assert set(results["resynthesis"]) == {"waveglow", "waveglow+denoiser", "griffin_lim"}
+
+
+@pytest.mark.benchmark
+def test_fold_actnorm_quick():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import fold_actnorm
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    fold_actnorm.main(["--shape", "4", "4", "1", "--steps", "1", "--hidden", "4", "--batch", "4", "--samples", "4",
+                       "--repeats", "1", "--train-steps", "1"])

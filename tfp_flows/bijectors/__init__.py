@@ -4,6 +4,7 @@ Parameters are passed in as tensors (in models, the values of Keras weights), so
 bijector is cheap to rebuild on every call and Keras 3 tracks all trainable state.
 """
 from tfp_flows.bijectors.actnorm import ActNorm
+from tfp_flows.bijectors.actnorm_conv1x1 import FoldedActNormConv1x1
 from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
 from tfp_flows.bijectors._walk import conditional_kwargs
@@ -30,6 +31,7 @@ __all__ = [
     "Coupling",
     "EarlyOutput",
     "FactorOut",
+    "FoldedActNormConv1x1",
     "Group1D",
     "Invertible1x1Conv",
     "Mask",

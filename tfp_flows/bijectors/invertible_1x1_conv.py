@@ -170,8 +170,8 @@ class Invertible1x1Conv(FusedBijector):
         if not self._is_lu:
             return tf.convert_to_tensor(self._matrix)
         lower, upper = self._triangular_factors()
-        perm_matrix = tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation)
-        return tf.matmul(perm_matrix, tf.matmul(lower, upper))
+        # P @ A with P = eye[permutation] is A's rows gathered: no matmul.
+        return tf.gather(tf.matmul(lower, upper), self._permutation)
 
     def _triangular_factors(self):
         eye = tf.eye(self._channels, dtype=self._log_scale.dtype)
@@ -186,15 +186,18 @@ class Invertible1x1Conv(FusedBijector):
             if not need_inverse:
                 return log_abs_det, None
             lower, upper = self._triangular_factors()
-            # W^-1 = U^-1 L^-1 P^T; P^T is the identity with rows permuted back.
-            perm_t = tf.transpose(tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation))
+            # W^-1 = U^-1 L^-1 P^T, P^T = eye[:, permutation]: gathered columns, not a transpose
+            # (oneDNN's transpose of a small matrix costs more than the two solves on CPU).
+            perm_t = tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation, axis=1)
             inv = tf.linalg.triangular_solve(lower, perm_t, lower=True)
             return log_abs_det, tf.linalg.triangular_solve(upper, inv, lower=False)
         q, r = tf.linalg.qr(tf.convert_to_tensor(self._matrix))
         log_abs_det = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
         if not need_inverse:
             return log_abs_det, None
-        return log_abs_det, tf.linalg.triangular_solve(r, tf.transpose(q), lower=False)
+        # R^-1 Q^T with the transpose inside the matmul (no standalone transpose op).
+        r_inverse = tf.linalg.triangular_solve(r, tf.eye(self._channels, dtype=r.dtype), lower=False)
+        return log_abs_det, tf.matmul(r_inverse, q, transpose_b=True)
 
     def _positions(self, x):
         rank = tf.rank(x)

@@ -25,7 +25,7 @@ class LatentsAndSamples:
         return tf.reshape(z, tf.concat([batch_shape, [self.num_dims]], 0))
 
     def _encode_folded(self, y, c=None):
-        flow = self._full_flow()
+        flow = self._full_flow(fast=True)
         return walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))[0]
 
     def decode(self, z, jit_compile: bool | None = None, labels=None, context=None) -> tf.Tensor:
@@ -40,7 +40,7 @@ class LatentsAndSamples:
         return tf.reshape(y, tf.concat([batch_shape, self.event_shape], 0))
 
     def _decode_folded(self, z, c=None):
-        flow = self._full_flow()
+        flow = self._full_flow(fast=True)
         return walk(flow, z, 1, False, **self._routing(flow, c))[0]
 
     def to_levels(self, y) -> tf.Tensor:

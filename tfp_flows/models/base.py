@@ -171,9 +171,18 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         # All conditioning weights start at zero, so any `c` gives the same initial flow.
         return tf.zeros(tf.stack([count, self.condition_dim]), self.flow_dtype) if self.condition_dim else None
 
-    def _full_flow(self) -> tfb.Bijector:
-        """`_flow()` followed, for conditional models, by the inverse of the conditional prior (data -> standard latent)."""
-        flow = self._flow()
+    def _fast_flow(self) -> tfb.Bijector:
+        """The flow the model's own computations run: `log_prob`, `fit`, `encode`, `decode`, `sample`.
+
+        `_flow()` unless a subclass has an equal composition with fused steps (Glow folds each
+        ActNorm into its 1x1 convolution). `model.bijector` and `model.distribution` keep
+        `_flow()`'s structure, part by part, for users to inspect and route kwargs by name.
+        """
+        return self._flow()
+
+    def _full_flow(self, fast: bool = False) -> tfb.Bijector:
+        """`_flow()` (`_fast_flow()` if `fast`) followed, for conditional models, by the inverse of the conditional prior (data -> standard latent)."""
+        flow = self._fast_flow() if fast else self._flow()
         if self.conditional_prior is None:
             return flow
         return tfb.Chain([tfb.Invert(self.conditional_prior.bijector()), flow], name="conditional_flow")
@@ -230,7 +239,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         One pass through the flow without TFP's per-bijector machinery (see
         bijectors/_walk.py); equal to `self.distribution.log_prob(y)`.
         """
-        flow = self._flow()
+        flow = self._fast_flow()
         h, log_det, _ = walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))
         z = h
         if self.conditional_prior is not None:

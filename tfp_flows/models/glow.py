@@ -8,7 +8,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors import (
-    AdditiveCoupling, AffineCoupling, FactorOut, SplineCoupling, Squeeze, reverse_channels, shuffle_channels,
+    AdditiveCoupling, AffineCoupling, FactorOut, FoldedActNormConv1x1, SplineCoupling, Squeeze, reverse_channels,
+    shuffle_channels,
 )
 from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ActNormLayer, GaussianPriorLayer, Invertible1x1ConvLayer
@@ -41,6 +42,13 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     spline_bound]`, identity outside) in place of the affine coupling.
     `dequantization="variational"` learns the dequantization noise (see `DequantizationMixin`).
 
+    `fold_actnorm` (default True, with `permutation="conv1x1"`): the model's own passes
+    (`log_prob`, `fit`, `sample`, `encode`, `decode`) run each step's ActNorm and 1x1
+    convolution as one `FoldedActNormConv1x1` (one matmul and one add over the image
+    instead of two elementwise passes and a matmul); results and gradients are equal up to
+    float rounding. `model.bijector` and `model.distribution` keep the separate parts, and
+    the data-dependent initialisation always runs unfolded.
+
     `num_classes=K` makes it class-conditional (openai/glow's `ycond`; see `FlowModel`):
     `log_prob(y, labels=...)`, `sample(n, labels=...)`, `classify(x)`;
     `condition_couplings=True` adds a learned per-class bias to every coupling network.
@@ -61,6 +69,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         alpha: float = 0.05,
         spline_bins: int = 8,
         spline_bound: float = 3.0,
+        fold_actnorm: bool = True,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
@@ -88,6 +97,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         self.coupling, self.permutation, self.lu = coupling, permutation, lu
         check_spline_knobs(spline_bins, spline_bound, "Glow")
         self.spline_bins, self.spline_bound = spline_bins, float(spline_bound)
+        self.fold_actnorm = bool(fold_actnorm)
 
         self.level_shapes = []  # the squeezed (h, w, c) each level's steps work on
         self.actnorms, self.permutes, self.nets, self.split_priors = [], [], [], []
@@ -112,7 +122,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         self.top_prior = GaussianPriorLayer(self.level_shapes[-1], name="top_prior")
         self._build_all()
 
-    def _step_bijectors(self, level):
+    def _step_bijectors(self, level, fold: bool = False):
         shape = self.level_shapes[level]
         channels = shape[2]
         out = []
@@ -134,15 +144,28 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(
                     net, "channel", shape, conditional=self.condition_couplings
                 )
-            out += [self.actnorms[i].bijector(), permute, coupling]
+            actnorm = self.actnorms[i].bijector()
+            if fold:  # x -> W((x + b) exp(log_s)) as one matmul + add (only when `_folds_actnorm`)
+                out += [FoldedActNormConv1x1(actnorm, permute), coupling]
+            else:
+                out += [actnorm, permute, coupling]
         return out  # data direction, first applied first
 
-    def _flow(self):
+    def _folds_actnorm(self) -> bool:
+        # While initialising, each ActNorm must see its own input (a `DataInitBijector`), so no fold.
+        return (
+            self.fold_actnorm and self.permutation == "conv1x1" and not any(a.initializing for a in self.actnorms)
+        )
+
+    def _fast_flow(self):
+        return self._flow(fold=self._folds_actnorm())
+
+    def _flow(self, fold: bool = False):
         top_shape = self.level_shapes[-1]
         flat = tfb.Reshape(event_shape_out=(top_shape[0] * top_shape[1] * top_shape[2],), event_shape_in=top_shape)
         flow = None
         for level in range(self.levels - 1, -1, -1):
-            steps = [Squeeze()] + self._step_bijectors(level)
+            steps = [Squeeze()] + self._step_bijectors(level, fold)
             if flow is None:
                 head = [flat, tfb.Invert(self.top_prior.bijector())]
             else:
@@ -167,6 +190,6 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             levels=self.levels, steps=self.steps, hidden_channels=self.hidden_channels,
             coupling=self.coupling, permutation=self.permutation, lu=self.lu,
             preprocessing=self.preprocessing, alpha=self.alpha,
-            spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+            spline_bins=self.spline_bins, spline_bound=self.spline_bound, fold_actnorm=self.fold_actnorm,
         )
         return config
