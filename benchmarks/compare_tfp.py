@@ -4,9 +4,11 @@ Compares TFP's `tfb.Glow` (GlowDefaultNetwork / GlowDefaultExitNetwork, `num_hid
 the same width) with `tfp_flows.models.Glow` (same levels, steps, width, affine coupling),
 and TFP's `tfb.RealNVP` (Keras MLP conditioners) with our RealNVP and NICE on flat vectors.
 For each: parameter count, first training step time (trace + compile), steady-state
-training and sampling images/s, peak resident memory, and ratios ours / TFP. Also: how
-close a Glow training step comes to the machine's float32 matmul FLOP/s, and the memory
-`recompute=True` saves.
+training and sampling images/s, peak resident memory, and ratios ours / TFP; a Glow with
+the paper's 32 steps per level (start-up against depth); how close a Glow training step
+comes to the machine's float32 matmul FLOP/s (the defaults and our best); the memory
+`recompute=True` saves; and the time each library takes to reach the held-out bits/dim
+TFP's Glow reaches in its budget on digits (`time_to_quality.py`).
 
 Run: python benchmarks/compare_tfp.py [--quick] [--json results.json]
 """
@@ -16,6 +18,7 @@ import argparse
 import gc
 import json
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,6 +30,9 @@ import tensorflow_probability as tfp  # noqa: E402
 import tf_keras  # noqa: E402
 
 from tfp_flows import models  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, also when run by runpy
+import time_to_quality  # noqa: E402
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -213,6 +219,9 @@ def main(argv=None):
     glow_configs = [
         dict(shape=(32, 32, 3), levels=3, steps=2 if args.quick else 8, hidden=32 if args.quick else 128, batch=8 if args.quick else 16),
         dict(shape=(8, 8, 1), levels=2, steps=2 if args.quick else 8, hidden=32 if args.quick else 128, batch=64),
+        # Depth: the paper's 32 steps per level. Start-up grows with depth; only TFP and our defaults.
+        dict(shape=(32, 32, 3), levels=3, steps=3 if args.quick else 32, hidden=32 if args.quick else 128, batch=8 if args.quick else 16,
+             variants=("tfp", "ours_defaults")),
     ]
     results = dict(glow=[], vectors=[], machine={})
     flops_peak = matmul_flops_per_s(1024 if args.quick else 2048)
@@ -225,20 +234,26 @@ def main(argv=None):
         print(f"Glow {shape} L={cfg['levels']} K={cfg['steps']} hidden={cfg['hidden']} batch={batch}", flush=True)
         make = lambda recompute=False: models.Glow(event_shape=shape, levels=cfg["levels"], steps=cfg["steps"],  # noqa: E731
                                                    hidden_channels=cfg["hidden"], num_bins=256, recompute=recompute)
-        row = dict(config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
-        row["tfp"] = measure("TFP tfb.Glow", tfp_glow(shape, cfg["levels"], cfg["steps"], cfg["hidden"]), data, batch, steps, batch)
-        row["ours_defaults"] = measure("tfp_flows Glow (defaults)", ours_defaults(make), data, batch, steps, batch)
-        row["ours"] = measure("tfp_flows Glow", ours(make, jit=False), data, batch, steps, batch)
-        row["ours_xla"] = measure("tfp_flows Glow (XLA)", ours(make, jit=True), data, batch, steps, batch)
-        row["ours_recompute"] = measure("tfp_flows Glow (recompute)", ours(lambda: make(True), jit=False), data, batch, steps, batch)
-        row["ours_bf16"] = measure("tfp_flows Glow (mixed_bfloat16)", ours(make, jit=False, policy="mixed_bfloat16"), data, batch, steps, batch)
-        best = max(row["ours"], row["ours_xla"], key=lambda r: r["train_img_s"])  # float32, like TFP
+        row = dict(config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items() if k != "variants"})
+        variants = dict(
+            tfp=("TFP tfb.Glow", tfp_glow(shape, cfg["levels"], cfg["steps"], cfg["hidden"])),
+            ours_defaults=("tfp_flows Glow (defaults)", ours_defaults(make)),
+            ours=("tfp_flows Glow", ours(make, jit=False)),
+            ours_xla=("tfp_flows Glow (XLA)", ours(make, jit=True)),
+            ours_recompute=("tfp_flows Glow (recompute)", ours(lambda: make(True), jit=False)),
+            ours_bf16=("tfp_flows Glow (mixed_bfloat16)", ours(make, jit=False, policy="mixed_bfloat16")),
+        )
+        for key in cfg.get("variants", variants):
+            row[key] = measure(*variants[key], data, batch, steps, batch)
         flops = glow_train_flops(shape, cfg["levels"], cfg["steps"], cfg["hidden"], batch)
         row["step_gflop"] = round(flops / 1e9, 2)
-        row["fraction_of_matmul_peak"] = round(flops * best["train_img_s"] / batch / flops_peak, 3)
-        row["ratios"] = _ratios(best, row["tfp"], first_step_row=row["ours"])
+        row["fraction_of_matmul_peak_defaults"] = round(flops * row["ours_defaults"]["train_img_s"] / batch / flops_peak, 3)
         row["ratios_defaults"] = _ratios(row["ours_defaults"], row["tfp"])
-        row["recompute_memory_saved_mb"] = row["ours"]["peak_rss_mb"] - row["ours_recompute"]["peak_rss_mb"]
+        if "ours" in row:
+            best = max(row["ours"], row["ours_xla"], key=lambda r: r["train_img_s"])  # float32, like TFP
+            row["fraction_of_matmul_peak"] = round(flops * best["train_img_s"] / batch / flops_peak, 3)
+            row["ratios"] = _ratios(best, row["tfp"], first_step_row=row["ours"])
+            row["recompute_memory_saved_mb"] = row["ours"]["peak_rss_mb"] - row["ours_recompute"]["peak_rss_mb"]
         results["glow"].append(row)
 
     dims, couplings, hidden, batch = 64, 8, 256, 256
@@ -253,6 +268,9 @@ def main(argv=None):
         jit=False), data, batch, steps, batch)
     row["ratios_realnvp"] = _ratios(row["ours_realnvp"], row["tfp"])
     results["vectors"].append(row)
+
+    print("Time to quality on digits (TFP's Glow sets the target in its budget)", flush=True)
+    results["time_to_quality"] = time_to_quality.run(steps=50 if args.quick else 300, eval_every=25)
 
     print_table(results)
     if args.json:
@@ -279,10 +297,13 @@ def print_table(results):
         c = row["config"]
         label = f"Glow {tuple(c['shape'])} L={c['levels']} K={c['steps']} w={c['hidden']} b={c['batch']}"
         for key in ("tfp", "ours_defaults", "ours", "ours_xla", "ours_recompute", "ours_bf16"):
+            if key not in row:
+                continue
             r = row[key]
             print(f"| {label} | {r['name']} | {r['params']:,} | {r['first_step_s']} | {r['train_img_s']} | {r['sample_img_s']} | {r['peak_rss_mb']} |")
-        print(f"| {label} | ratio ours/TFP (throughput: best of ours; first step: graph mode) | {row['ratios']['params']} | {row['ratios']['first_step']} | "
-              f"{row['ratios']['train']} | {row['ratios']['sample']} | |")
+        if "ratios" in row:
+            print(f"| {label} | ratio ours/TFP (throughput: best of ours; first step: graph mode) | {row['ratios']['params']} | "
+                  f"{row['ratios']['first_step']} | {row['ratios']['train']} | {row['ratios']['sample']} | |")
         rd = row["ratios_defaults"]
         print(f"| {label} | ratio defaults/TFP | {rd['params']} | {rd['first_step']} | {rd['train']} | {rd['sample']} | |")
     for row in results["vectors"]:
@@ -295,8 +316,19 @@ def print_table(results):
         print(f"| {label} | ratio RealNVP ours/TFP | {rr['params']} | {rr['first_step']} | {rr['train']} | {rr['sample']} | |")
     print(f"\nfloat32 matmul peak: {results['machine']['matmul_gflops']} GFLOP/s")
     for row in results["glow"]:
-        print(f"Glow {tuple(row['config']['shape'])}: {row['step_gflop']} GFLOP per training step; best of ours reaches "
-              f"{100 * row['fraction_of_matmul_peak']:.1f}% of the matmul peak; recompute saves {row['recompute_memory_saved_mb']} MB peak RSS")
+        c = row["config"]
+        line = (f"Glow {tuple(c['shape'])} K={c['steps']}: {row['step_gflop']} GFLOP per training step; the defaults reach "
+                f"{100 * row['fraction_of_matmul_peak_defaults']:.1f}% of the matmul peak")
+        if "fraction_of_matmul_peak" in row:
+            line += (f", the best of ours {100 * row['fraction_of_matmul_peak']:.1f}%; "
+                     f"recompute saves {row['recompute_memory_saved_mb']} MB peak RSS")
+        print(line)
+    ttq = results.get("time_to_quality")
+    if ttq:
+        ours_at = ttq["ours"]
+        reached = f"{ours_at[1]} s (step {ours_at[0]})" if ours_at else f"not reached (best {ttq['ours_best_bpd']})"
+        print(f"\n| time to {ttq['target_bpd']} held-out bits/dim on digits (TFP's best in {ttq['config']['budget']} steps) "
+              f"| TFP tfb.Glow {ttq['tfp'][1]} s (step {ttq['tfp'][0]}) | tfp_flows Glow (defaults) {reached} |")
 
 
 if __name__ == "__main__":

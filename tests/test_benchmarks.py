@@ -38,3 +38,18 @@ def test_fold_actnorm_quick():
         sys.path.remove(str(ROOT / "benchmarks"))
     fold_actnorm.main(["--shape", "4", "4", "1", "--steps", "1", "--hidden", "4", "--batch", "4", "--samples", "4",
                        "--repeats", "1", "--train-steps", "1"])
+
+
+@pytest.mark.benchmark
+def test_compile_defaults_and_time_to_quality_quick():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import compile_defaults
+        import time_to_quality
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = compile_defaults.main(["--quick"])["configs"][0]["rows"]
+    assert [row["setting"] for row in rows] == list(compile_defaults.SETTINGS)
+    assert all(row["train_img_s"] > 0 and row["sample_img_s"] > 0 for row in rows)
+    result = time_to_quality.run(steps=20, eval_every=10, levels=1, steps_per_level=1, hidden=8)
+    assert result["tfp"] is not None and 0 < result["target_bpd"] < 10

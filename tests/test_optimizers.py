@@ -89,3 +89,18 @@ def test_default_optimizer_is_fused_and_survives_keras_save_and_load(tmp_path):
     assert type(loaded.optimizer) is FusedAdam
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert int(loaded.optimizer.iterations.numpy()) == 2
+
+
+def test_compile_runs_a_users_keras_adam_fused_unless_told_not_to():
+    model = models.NICE.from_preset("tiny", seed=0)
+    adam = keras.optimizers.Adam(1e-3)
+    model.compile(optimizer=adam)
+    assert model.optimizer is adam and isinstance(adam, FusedAdam) and abs(adam.get_config()["learning_rate"] - 1e-3) < 1e-9
+    model.compile(optimizer="adam")
+    assert type(model.optimizer) is FusedAdam
+    plain = keras.optimizers.Adam(1e-3)
+    model.compile(optimizer=plain, fused_optimizer=False)
+    assert type(model.optimizer) is keras.optimizers.Adam
+    sgd = keras.optimizers.SGD(1e-2)
+    model.compile(optimizer=sgd)
+    assert model.optimizer is sgd and type(sgd) is keras.optimizers.SGD  # other optimizers are left alone

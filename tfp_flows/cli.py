@@ -266,6 +266,12 @@ def check_conditioning(args) -> str | None:
 
 def check_paths(args) -> str | None:
     """Mistakes in file arguments that need no TensorFlow: the message, or None."""
+    run = getattr(args, "run", None)
+    if run is not None:  # the same messages the commands give, before TensorFlow's start-up
+        if not os.path.isdir(run):
+            return f"run directory {os.path.abspath(run)} does not exist."
+        if not os.path.exists(os.path.join(run, "config.json")):
+            return f"no config.json in {os.path.abspath(run)}: is this a tfp-flows run directory?"
     output = getattr(args, "output", None)
     if output is not None and os.path.exists(output) and not os.path.isdir(output):
         return f"--output {output} is a file, not a run directory; name a new or existing run directory."

@@ -79,12 +79,22 @@ class KerasTraining:
         with self.distribute_strategy.scope():
             self.optimizer.build(self.trainable_variables)
 
-    def compile(self, optimizer=None, **kwargs):
-        """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`)."""
-        if optimizer is None:
-            from tfp_flows.models.schedules import default_optimizer
+    def compile(self, optimizer=None, fused_optimizer: bool = True, **kwargs):
+        """Keras `compile`; without an optimizer, Adam(1e-3) with warmup and gradient clipping (`default_optimizer`).
 
+        A `keras.optimizers.Adam` (or `"adam"`) is run as `FusedAdam`: the same object, arguments
+        and arithmetic, with each variable's update one fused kernel, which halves the time to
+        trace the first step of a small flow. `fused_optimizer=False` keeps Keras' own update.
+        """
+        from tfp_flows.models.optimizers import FusedAdam
+        from tfp_flows.models.schedules import default_optimizer
+
+        if optimizer is None:
             optimizer = default_optimizer(self.num_dims)
+        elif fused_optimizer and isinstance(optimizer, str) and optimizer.lower() == "adam":
+            optimizer = FusedAdam()
+        elif fused_optimizer and type(optimizer) is keras.optimizers.Adam:
+            optimizer.__class__ = FusedAdam  # in place: whoever holds the optimizer keeps seeing its state
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
