@@ -126,12 +126,14 @@ def copy_run(source: str, target) -> str:
 collect_ignore = ["_reload_saved_model.py"]  # a script run in a subprocess, not a test module
 
 # The slowest modules first (measured with `--durations=0`): pytest-xdist's `--dist loadfile` hands
-# whole modules to the two workers in collection order, so starting with the long ones keeps one
-# worker from finishing minutes of work alone at the end. Unlisted modules follow in their own order.
+# whole modules to the two workers in collection order (`--no-loadscope-reorder` in setup.cfg; by
+# default xdist orders them by test count), so starting with the long ones keeps one worker from
+# finishing minutes of work alone at the end. Unlisted modules follow in their own order.
 SLOW_MODULES_FIRST = [
-    "test_distributed.py", "test_export.py", "test_models.py", "test_reliability.py", "test_tfp_contract.py",
-    "test_cli.py", "test_scale.py", "test_examples.py", "test_waveglow.py", "test_jet.py", "test_conditional_export.py",
-    "test_cli_own_data.py", "test_conditional_cli.py", "test_bijector_math.py",
+    "test_export.py", "test_models.py", "test_tfp_contract.py", "test_reliability.py", "test_distributed.py",
+    "test_scale.py", "test_examples.py", "test_cli.py", "test_waveglow.py", "test_bijector_math.py",
+    "test_cli_own_data.py", "test_spline_coupling.py", "test_conditional_cli.py", "test_jet.py", "test_docs.py",
+    "test_bad_input_table.py", "test_conditional_export.py", "test_actnorm_conv_fold.py", "test_properties.py",
 ]
 
 

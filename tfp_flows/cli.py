@@ -266,12 +266,6 @@ def check_conditioning(args) -> str | None:
 
 def check_paths(args) -> str | None:
     """Mistakes in file arguments that need no TensorFlow: the message, or None."""
-    run = getattr(args, "run", None)
-    if run is not None:  # the same messages the commands give, before TensorFlow's start-up
-        if not os.path.isdir(run):
-            return f"run directory {os.path.abspath(run)} does not exist."
-        if not os.path.exists(os.path.join(run, "config.json")):
-            return f"no config.json in {os.path.abspath(run)}: is this a tfp-flows run directory?"
     output = getattr(args, "output", None)
     if output is not None and os.path.exists(output) and not os.path.isdir(output):
         return f"--output {output} is a file, not a run directory; name a new or existing run directory."
@@ -287,6 +281,18 @@ def check_paths(args) -> str | None:
                     f"{' or '.join(allowed)}" + (" (.png: image grid, .csv: vectors, .npy: raw array)." if args.command == "sample" else "."))
         if os.path.isdir(out):
             return f"--out {out} is a folder; name a file."
+    return None
+
+
+def check_run(args) -> str | None:
+    """A `--run` that is no run directory (the message the commands give), found before TensorFlow starts."""
+    run = getattr(args, "run", None)
+    if run is None:
+        return None
+    if not os.path.isdir(run):
+        return f"run directory {os.path.abspath(run)} does not exist."
+    if not os.path.exists(os.path.join(run, "config.json")):
+        return f"no config.json in {os.path.abspath(run)}: is this a tfp-flows run directory?"
     return None
 
 
@@ -313,7 +319,7 @@ def _native_stderr_silenced():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = check_paths(args) or check_conditioning(args)
+    problem = check_paths(args) or check_conditioning(args) or check_run(args)
     if problem:
         print(f"tfp-flows: error: {problem}", file=sys.stderr)
         return 2

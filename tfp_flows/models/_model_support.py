@@ -11,6 +11,18 @@ import tensorflow as tf
 from keras.src.trainers import compile_utils
 
 
+def no_autograph(method):
+    """Marks a model entry point for AutoGraph to call as written, not transpile.
+
+    The flows' Python control flow is static (loops over bijectors, shape checks), so
+    AutoGraph has nothing to convert, but a user's `tf.function(model.log_prob)` would
+    otherwise transpile every function the model calls: 3.9 of the 4.3 s of a tiny Glow's
+    first traced `log_prob`. Keras and TFP are on AutoGraph's do-not-convert list for the
+    same reason.
+    """
+    return tf.autograph.experimental.do_not_convert(method)
+
+
 def _event_shape(event_shape, owner) -> tuple[int, ...]:
     try:
         shape = tuple(int(d) for d in event_shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
+from tfp_flows.models._model_support import no_autograph
 
 DEQUANTIZATIONS = ("uniform", "variational")
 
@@ -44,6 +45,7 @@ class DequantizationMixin:
             self.dequantizer.sample_and_log_prob(tf.zeros((1,) + self.event_shape), noise=False)
         super()._build_all()
 
+    @no_autograph
     def bits_per_dim(self, x, noise: bool = False, dequantization: str | None = None, labels=None, context=None) -> tf.Tensor:
         """Bits per dimension of discrete `x`, by the model's dequantization unless `dequantization` is given.
 

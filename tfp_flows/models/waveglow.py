@@ -21,6 +21,7 @@ from tfp_flows.models.base import FlowModel
 from tfp_flows.models._waveglow_inputs import WaveGlowInputs, _take_audio
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import WaveNet
+from tfp_flows.models._model_support import no_autograph
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 UPSAMPLE_INITS = ("random", "repeat")
@@ -241,11 +242,13 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
         base = tf.reduce_sum(tfd.Normal(0.0, self.sigma).log_prob(z), axis=-1)
         return base + log_det
 
+    @no_autograph
     def log_prob(self, audio, mel) -> tf.Tensor:
         """Log-density of waveforms `audio` (float in [-1, 1], `[..., T]`) given `mel` `[..., n_mels, F]`; shape `[...]`."""
         y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
         return tf.reshape(self._log_prob_folded(y, mel), batch_shape)
 
+    @no_autograph
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / 32768` of 16-bit levels `x` in [-32768, 32767], `u ~ U[0, 1)` or `1/2` (`noise=False`)."""
         u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
@@ -258,6 +261,7 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
         length = tf.cast(length, tf.float32)
         return -(log_prob - length * math.log(self.audio_scale)) / (length * math.log(2.0))
 
+    @no_autograph
     def bits_per_sample(self, audio, mel, noise: bool = False) -> tf.Tensor:
         """Bits per sample of 16-bit `audio` (integer levels, `[..., T]`) given `mel`; shape `[...]`.
 
@@ -267,22 +271,26 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
         log_prob = self._log_prob_folded(self.dequantize(x, noise), mel)
         return tf.reshape(self._bits_per_sample(log_prob, tf.shape(x)[-1]), batch_shape)
 
+    @no_autograph
     def bits_per_dim(self, x, mel=None, noise: bool = False) -> tf.Tensor:
         """`bits_per_sample`; `x` may be a dict `{"audio", "mel"}` (a batch of `data.load`)."""
         audio, mel = _take_audio(x, mel)
         return self.bits_per_sample(audio, mel, noise=noise)
 
+    @no_autograph
     def call(self, inputs, training=False):
         audio, mel = _take_audio(inputs)
         return self.log_prob(audio, mel)
 
     # ------------------------------------------------------------------ latents and synthesis
+    @no_autograph
     def encode(self, audio, mel) -> tf.Tensor:
         """The latent `z` (`[..., T]`, early outputs included) of waveforms `audio` given `mel`."""
         y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
         z = self._flow(self._condition(mel, tf.shape(y)[-1])).forward(y)
         return tf.reshape(z, tf.shape(audio))
 
+    @no_autograph
     def decode(self, z, mel) -> tf.Tensor:
         """Waveforms of latents `z` `[..., T]` given `mel`; `decode(encode(y, mel), mel) == y` up to float error."""
         z, mel, batch_shape = self._pair(z, mel, "z", {})
@@ -292,6 +300,7 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
     def _infer_folded(self, mel, z):
         return self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
 
+    @no_autograph
     def infer(self, mel, sigma: float | None = None, seed=None, clip: bool = True) -> tf.Tensor:
         """Synthesises waveforms `[..., F * hop_length]` (float in [-1, 1]) from mels `[..., n_mels, F]`.
 
@@ -321,6 +330,7 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
             y = tf.clip_by_value(y, -1.0, 1.0)
         return tf.reshape(y, tf.concat([batch_shape, shape[-1:]], 0))
 
+    @no_autograph
     def sample(self, n: int = 1, temperature: float | None = None, seed=None, mel=None, jit_compile=None) -> tf.Tensor:
         """`n` waveforms per mel, `[n, ..., T]`; `temperature` is the latent sigma (default `inference_sigma`)."""
         if mel is None:
@@ -341,11 +351,11 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
         return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_sample(log_prob, tf.shape(x)[-1]))
 
     # Autograph would convert every bijector and TFP call of the step (3x slower tracing, no loops to convert).
-    @tf.autograph.experimental.do_not_convert
+    @no_autograph
     def train_step(self, data):
         return super().train_step(data)
 
-    @tf.autograph.experimental.do_not_convert
+    @no_autograph
     def test_step(self, data):
         return super().test_step(data)
 
