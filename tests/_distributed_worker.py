@@ -66,13 +66,13 @@ def multiworker(out):
     with strategy.scope():
         model = build(seed=task)  # different seeds: the strategy must make the workers agree
         model.compile()
-    history = model.fit(dataset, epochs=3, verbose=0)
+    history = model.fit(dataset, epochs=2, verbose=0)
     # WaveGlow, the same way: the speech vocoder trains on several machines too.
     with strategy.scope():
         vocoder = build_waveglow(seed=task)
         vocoder.compile()
     speech = tf.data.Dataset.from_tensor_slices(speech_data(vocoder)).batch(4)
-    speech_history = vocoder.fit(speech, epochs=2, verbose=0)
+    speech_history = vocoder.fit(speech, epochs=1, verbose=0)
     flat = lambda m: np.concatenate([w.ravel() for w in m.get_weights()])  # noqa: E731
     np.savez(out, weights=flat(model), losses=np.array(history.history["loss"]),
              waveglow_weights=flat(vocoder), waveglow_losses=np.array(speech_history.history["loss"]))
