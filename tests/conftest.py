@@ -104,6 +104,31 @@ def exported_tiny_glow(tmp_path_factory) -> dict:
     return dict(model=model, path=export.save(model, str(export_dir), version=1), export_dir=str(export_dir))
 
 
+def saved_model_ops(path) -> set[str]:
+    """The op types in a SavedModel's graphs and functions (calls of its own library functions left out)."""
+    import pathlib
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(pathlib.Path(path, "saved_model.pb").read_bytes())
+    ops, functions = set(), set()
+    for meta_graph in proto.meta_graphs:
+        ops |= {node.op for node in meta_graph.graph_def.node}
+        for function in meta_graph.graph_def.library.function:
+            functions.add(function.signature.name)
+            ops |= {node.op for node in function.node_def}
+    return ops - functions  # calls of library functions appear as nodes named after them
+
+
+def non_core_ops(path) -> list[str]:
+    """Ops of a SavedModel that a TensorFlow-only process (TF Serving) could not run: Python
+    functions and ops outside TensorFlow's core registry."""
+    from tensorflow.python.framework import op_def_registry
+
+    return sorted(op for op in saved_model_ops(path) if "PyFunc" in op or op_def_registry.get(op) is None)
+
+
 def write_raw_wav(path, samples: bytes, channels: int, width: int, rate: int) -> str:
     """A PCM WAV file written with the `wave` module (any channels, sample width and rate)."""
     import wave

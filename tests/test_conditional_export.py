@@ -1,14 +1,12 @@
 """SavedModels of conditional models: labels / context inputs, classify, core TensorFlow ops only."""
 from __future__ import annotations
 
-import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
 
+from conftest import non_core_ops
 from tfp_flows import export, models
 from tfp_flows.layers.conditional_prior import ConditionalPriorLayer
 from tfp_flows.training.sample_quality import real_train_digits
@@ -63,12 +61,7 @@ def test_signatures_match_the_models_with_core_ops_only(exported, loaded):
     """The signatures against the models, in this process; the ops are TensorFlow's core ops, so a
     TensorFlow-only process (TF Serving) loads them: test_export reloads the image models that way."""
     for name in ("class", "context"):
-        proto = saved_model_pb2.SavedModel()
-        proto.ParseFromString(pathlib.Path(exported[f"{name}_path"], "saved_model.pb").read_bytes())
-        functions = {f.signature.name for mg in proto.meta_graphs for f in mg.graph_def.library.function}
-        ops = {node.op for mg in proto.meta_graphs for node in mg.graph_def.node}
-        ops |= {node.op for mg in proto.meta_graphs for f in mg.graph_def.library.function for node in f.node_def}
-        assert not sorted(op for op in ops - functions if op_def_registry.get(op) is None or "PyFunc" in op), name
+        assert not non_core_ops(exported[f"{name}_path"]), name
     by_class, by_context = exported["by_class"], exported["by_context"]
     images, _ = real_train_digits()
     x = images[200:204].astype(np.float32)

@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from sklearn.datasets import load_digits
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
 
+from conftest import non_core_ops, saved_model_ops
 from tfp_flows import export, models
 
 HERE = pathlib.Path(__file__).resolve().parent
-FORBIDDEN_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
 def _digits(n):
@@ -85,18 +83,8 @@ def test_layout_and_signatures(exported):
 
 
 def test_only_core_tensorflow_ops(exported):
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString(pathlib.Path(exported["path"], "saved_model.pb").read_bytes())
-    ops = set()
-    for meta_graph in proto.meta_graphs:
-        ops |= {node.op for node in meta_graph.graph_def.node}
-        for function in meta_graph.graph_def.library.function:
-            ops |= {node.op for node in function.node_def}
-    functions = {f.signature.name for mg in proto.meta_graphs for f in mg.graph_def.library.function}
-    ops -= functions  # calls of library functions appear as nodes named after them
-    assert ops and not ops & FORBIDDEN_OPS
-    unknown = sorted(op for op in ops if op_def_registry.get(op) is None)
-    assert not unknown, f"ops outside TensorFlow's core registry: {unknown}"
+    assert saved_model_ops(exported["path"])
+    assert not non_core_ops(exported["path"]), "ops outside TensorFlow's core registry"
 
 
 def test_reload_with_tensorflow_alone_matches_the_model(exported, reloaded):

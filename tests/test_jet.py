@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import os
-import pathlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
 
-from conftest import autodiff_log_det
+from conftest import autodiff_log_det, non_core_ops
 from tfp_flows import export, models
 from tfp_flows.bijectors import AffineCoupling
 from tfp_flows.bijectors.token_mask import TokenMask
@@ -107,13 +104,7 @@ def test_jet_saves_loads_and_exports(jet, levels, tmp_path):
     saved = export.save(jet, str(tmp_path / "serving"))
     # Core TensorFlow ops only (what lets TF Serving and a TensorFlow-only process load it; the
     # TensorFlow-only reload itself runs, in a fresh process, for the image models in test_export).
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString(pathlib.Path(saved, "saved_model.pb").read_bytes())
-    functions = {f.signature.name for mg in proto.meta_graphs for f in mg.graph_def.library.function}
-    ops = {node.op for mg in proto.meta_graphs for node in mg.graph_def.node}
-    ops |= {node.op for mg in proto.meta_graphs for f in mg.graph_def.library.function for node in f.node_def}
-    ops -= functions
-    assert not sorted(op for op in ops if op_def_registry.get(op) is None or "PyFunc" in op)
+    assert not non_core_ops(saved)
     signatures = tf.saved_model.load(saved).signatures
     np.testing.assert_allclose(signatures["log_prob"](x=y)["log_prob"].numpy(), jet.log_prob(y).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(  # the variational bound, deterministic at the bin centres
