@@ -73,11 +73,13 @@ def measure(name, build, data, batch, steps, sample_batch):
     float(loss)
     train_rate = steps * batch / (time.perf_counter() - start)
     sample(sample_batch).numpy()  # trace
-    start = time.perf_counter()
-    for _ in range(3):
-        out = sample(sample_batch)
-    out.numpy()
-    sample_rate = 3 * sample_batch / (time.perf_counter() - start)
+    sample(sample_batch).numpy()
+    times = []
+    for _ in range(10):  # the median call: single calls of a few ms are noisy on a shared CPU
+        start = time.perf_counter()
+        sample(sample_batch).numpy()
+        times.append(time.perf_counter() - start)
+    sample_rate = sample_batch / float(np.median(times))
     result = dict(name=name, params=int(num_params), first_step_s=round(first, 2), train_img_s=round(train_rate, 1),
                   sample_img_s=round(sample_rate, 1), peak_rss_mb=peak_rss_mb() - base_rss, final_loss=float(loss))
     print(f"  {name:32s} params {num_params:>9,d}  first step {first:6.1f} s  train {train_rate:8.1f} img/s  "
