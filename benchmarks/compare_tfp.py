@@ -91,28 +91,15 @@ def measure(name, build, data, batch, steps, sample_batch):
 def _tfp_functions(dist, variables, optimizer):
     """The traced training step and sampler of a TFP distribution, and its parameter count."""
 
-    @tf.function
-    def train_step(y):
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(dist.log_prob(y))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
     sample = tf.function(lambda n: dist.sample(n, seed=1))
-    return train_step, sample, sum(int(np.prod(v.shape)) for v in variables)
+    return time_to_quality.tfp_train_step(dist, variables, optimizer), sample, sum(int(np.prod(v.shape)) for v in variables)
 
 
 def tfp_glow(shape, levels, steps, hidden):
     def build():
-        glow = tfb.Glow(
-            output_shape=shape, num_glow_blocks=levels, num_steps_per_block=steps,
-            coupling_bijector_fn=lambda s: tfb.GlowDefaultNetwork(s, num_hidden=hidden),
-            exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=0,
-        )
-        base = tfd.Sample(tfd.Normal(0.0, 1.0), glow.inverse_event_shape(shape))
-        dist = tfd.TransformedDistribution(base, glow)
+        dist = time_to_quality.tfp_glow_distribution(shape, levels, steps, hidden)
         dist.log_prob(tf.zeros((1,) + shape) + 0.5)  # creates the variables (and runs ActNorm's init)
-        return _tfp_functions(dist, glow.trainable_variables, tf_keras.optimizers.Adam(1e-4))
+        return _tfp_functions(dist, dist.bijector.trainable_variables, tf_keras.optimizers.Adam(1e-4))
 
     return build
 

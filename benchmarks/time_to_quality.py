@@ -33,7 +33,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from tfp_flows import models  # noqa: E402
 
 tfb, tfd = tfp.bijectors, tfp.distributions
-SHAPE, LEVELS_, BATCH, LEARNING_RATE = (8, 8, 1), 17, 64, 1e-3
+SHAPE, NUM_LEVELS, BATCH, LEARNING_RATE = (8, 8, 1), 17, 64, 1e-3
 D = int(np.prod(SHAPE))
 
 
@@ -44,7 +44,30 @@ def digits(seed=0):
 
 
 def bits_per_dim(log_prob) -> float:
-    return float(np.mean((-np.asarray(log_prob) + D * math.log(LEVELS_)) / (D * math.log(2.0))))
+    return float(np.mean((-np.asarray(log_prob) + D * math.log(NUM_LEVELS)) / (D * math.log(2.0))))
+
+
+def tfp_glow_distribution(shape, levels, steps, hidden) -> tfd.TransformedDistribution:
+    """TFP's `tfb.Glow` (its default coupling and exit networks, `num_hidden=hidden`) over a standard normal."""
+    glow = tfb.Glow(
+        output_shape=shape, num_glow_blocks=levels, num_steps_per_block=steps,
+        coupling_bijector_fn=lambda s: tfb.GlowDefaultNetwork(s, num_hidden=hidden),
+        exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=0,
+    )
+    return tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), glow.inverse_event_shape(shape)), glow)
+
+
+def tfp_train_step(dist, variables, optimizer):
+    """A TFP user's training step: the negative log-likelihood of a batch, one optimizer step, in one graph."""
+
+    @tf.function
+    def train_step(y):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(dist.log_prob(y))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return train_step
 
 
 class _Clock:
@@ -66,26 +89,12 @@ class _Clock:
 def train_tfp(train, test, steps, eval_every, levels, steps_per_level, hidden):
     """TFP's Glow: a `tf.function` train step on uniformly dequantized batches; returns [(step, seconds, bpd)]."""
     clock = _Clock()
-    glow = tfb.Glow(
-        output_shape=SHAPE, num_glow_blocks=levels, num_steps_per_block=steps_per_level,
-        coupling_bijector_fn=lambda s: tfb.GlowDefaultNetwork(s, num_hidden=hidden),
-        exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=0,
-    )
-    dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), glow.inverse_event_shape(SHAPE)), glow)
+    dist = tfp_glow_distribution(SHAPE, levels, steps_per_level, hidden)
     rng = np.random.default_rng(1)
-    dequantize = lambda x: ((x + rng.uniform(size=x.shape)) / LEVELS_).astype(np.float32)  # noqa: E731
+    dequantize = lambda x: ((x + rng.uniform(size=x.shape)) / NUM_LEVELS).astype(np.float32)  # noqa: E731
     dist.log_prob(dequantize(train[:BATCH]))  # creates the variables; ActNorm initialises on a real batch
-    variables = glow.trainable_variables
-    optimizer = tf_keras.optimizers.Adam(LEARNING_RATE)
-
-    @tf.function
-    def train_step(y):
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(dist.log_prob(y))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    held_out = tf.constant((test + 0.5) / LEVELS_)
+    train_step = tfp_train_step(dist, dist.bijector.trainable_variables, tf_keras.optimizers.Adam(LEARNING_RATE))
+    held_out = tf.constant((test + 0.5) / NUM_LEVELS)
     log_prob = tf.function(dist.log_prob)
     curve = []
     for step in range(1, steps + 1):
@@ -101,7 +110,7 @@ def train_ours(train, test, steps, eval_every, levels, steps_per_level, hidden, 
     """Our Glow with what a user types; returns [(step, seconds, bpd)], stopping once `target` is reached."""
     keras.utils.set_random_seed(0)
     clock = _Clock()
-    model = models.Glow(event_shape=SHAPE, levels=levels, steps=steps_per_level, hidden_channels=hidden, num_bins=LEVELS_)
+    model = models.Glow(event_shape=SHAPE, levels=levels, steps=steps_per_level, hidden_channels=hidden, num_bins=NUM_LEVELS)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
     curve = []
 
@@ -110,7 +119,7 @@ def train_ours(train, test, steps, eval_every, levels, steps_per_level, hidden, 
             step = int(self.model.optimizer.iterations.numpy())
             if step % eval_every and step != steps:
                 return
-            bpd = clock.evaluate(lambda: bits_per_dim(model.log_prob((test + 0.5) / LEVELS_).numpy()))
+            bpd = clock.evaluate(lambda: bits_per_dim(model.log_prob((test + 0.5) / NUM_LEVELS).numpy()))
             curve.append((step, round(clock.elapsed(), 2), round(bpd, 4)))
             if (target is not None and bpd <= target) or step >= steps:
                 self.model.stop_training = True

@@ -15,21 +15,21 @@ tfb = tfp.bijectors
 CHANNELS = 3
 
 
-def _parts(lu: bool, channels: int = CHANNELS, event_ndims: int = 3, seed: int = 0):
+def _parts(lu: bool, channels: int = CHANNELS, event_ndims: int = 3, seed: int = 0, dtype=np.float32):
     rng = np.random.default_rng(seed)
     actnorm = ActNorm(
-        rng.normal(0, 0.5, channels).astype(np.float32), rng.normal(0, 0.3, channels).astype(np.float32),
+        rng.normal(0, 0.5, channels).astype(dtype), rng.normal(0, 0.3, channels).astype(dtype),
         event_ndims=event_ndims,
     )
     if lu:
-        params = Invertible1x1Conv.initial_lu(channels, seed=seed)
-        params["upper"] = params["upper"] + rng.normal(0, 0.3, (channels, channels)).astype(np.float32)
-        params["lower"] = params["lower"] + rng.normal(0, 0.3, (channels, channels)).astype(np.float32)
-        params["log_scale"] = params["log_scale"] + rng.normal(0, 0.3, channels).astype(np.float32)
+        params = Invertible1x1Conv.initial_lu(channels, seed=seed, dtype=dtype)
+        params["upper"] = params["upper"] + rng.normal(0, 0.3, (channels, channels)).astype(dtype)
+        params["lower"] = params["lower"] + rng.normal(0, 0.3, (channels, channels)).astype(dtype)
+        params["log_scale"] = params["log_scale"] + rng.normal(0, 0.3, channels).astype(dtype)
         conv = Invertible1x1Conv(**params, event_ndims=event_ndims)
     else:
         matrix = Invertible1x1Conv.initial_matrix(channels, seed) + rng.normal(0, 0.3, (channels, channels))
-        conv = Invertible1x1Conv(matrix.astype(np.float32), event_ndims=event_ndims)
+        conv = Invertible1x1Conv(matrix.astype(dtype), event_ndims=event_ndims)
     return actnorm, conv
 
 
@@ -47,6 +47,18 @@ def test_folded_equals_chain_and_round_trips(lu, shape):
     assert fldj.shape == shape[:-3]
     np.testing.assert_allclose(fldj, chain.forward_log_det_jacobian(x, event_ndims=3), atol=1e-5)
     np.testing.assert_allclose(folded.inverse_log_det_jacobian(y, event_ndims=3), -fldj, atol=1e-5)
+
+
+@pytest.mark.parametrize("lu", [True, False], ids=["lu", "plain"])
+def test_float64_equals_chain_to_1e_10(lu):
+    actnorm, conv = _parts(lu, dtype=np.float64)
+    folded, chain = FoldedActNormConv1x1(actnorm, conv), tfb.Chain([conv, actnorm])
+    x = tf.random.stateless_normal([2, 4, 4, CHANNELS], seed=[5, 6], dtype=tf.float64)
+    y, log_det = folded.forward(x), folded.forward_log_det_jacobian(x, event_ndims=3)
+    assert y.dtype == log_det.dtype == tf.float64
+    np.testing.assert_allclose(y, chain.forward(x), atol=1e-10)
+    np.testing.assert_allclose(log_det, chain.forward_log_det_jacobian(x, event_ndims=3), atol=1e-10)
+    np.testing.assert_allclose(folded.inverse(y), x, atol=1e-10)
 
 
 @pytest.mark.parametrize("lu", [True, False], ids=["lu", "plain"])

@@ -1,6 +1,7 @@
 """The benchmark script runs end to end (a benchmark: excluded from the default test run)."""
 from __future__ import annotations
 
+import importlib
 import pathlib
 import runpy
 import sys
@@ -8,6 +9,15 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _benchmark(name):
+    """A script of benchmarks/ imported as a module."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
 
 
 @pytest.mark.benchmark
@@ -19,11 +29,7 @@ def test_compare_tfp_quick(monkeypatch, tmp_path):
 
 @pytest.mark.benchmark
 def test_waveglow_speech_quick(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import waveglow_speech
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    waveglow_speech = _benchmark("waveglow_speech")
     results = waveglow_speech.main(["--quick", "--run", str(tmp_path / "run"), "--json", str(tmp_path / "r.json")])
     assert results["test_sentences"] == 3 and 0 < results["bits_per_sample"] < 17
     assert set(results["resynthesis"]) == {"waveglow", "waveglow+denoiser", "griffin_lim"}
@@ -31,23 +37,14 @@ def test_waveglow_speech_quick(tmp_path):
 
 @pytest.mark.benchmark
 def test_fold_actnorm_quick():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import fold_actnorm
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    fold_actnorm = _benchmark("fold_actnorm")
     fold_actnorm.main(["--shape", "4", "4", "1", "--steps", "1", "--hidden", "4", "--batch", "4", "--samples", "4",
                        "--repeats", "1", "--train-steps", "1"])
 
 
 @pytest.mark.benchmark
 def test_compile_defaults_and_time_to_quality_quick():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import compile_defaults
-        import time_to_quality
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    compile_defaults, time_to_quality = _benchmark("compile_defaults"), _benchmark("time_to_quality")
     rows = compile_defaults.main(["--quick"])["configs"][0]["rows"]
     assert [row["setting"] for row in rows] == list(compile_defaults.SETTINGS)
     assert all(row["train_img_s"] > 0 and row["sample_img_s"] > 0 for row in rows)

@@ -18,17 +18,18 @@ from tfp_flows.bijectors import AffineCoupling, EarlyOutput, Group1D, SequenceCh
 from tfp_flows.layers import Invertible1x1ConvLayer
 from tfp_flows.models import validation
 from tfp_flows.models.base import FlowModel
+from tfp_flows.models._model_support import no_autograph
 from tfp_flows.models._waveglow_inputs import WaveGlowInputs, _take_audio
+from tfp_flows.models._waveglow_training import WaveGlowTraining
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import WaveNet
-from tfp_flows.models._model_support import no_autograph
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 UPSAMPLE_INITS = ("random", "repeat")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
+class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     """Density of a waveform `y` (float in [-1, 1), shape `[..., T]`) given its log-mel `[..., n_mels, F]`.
 
     Data-to-latent (the normalising direction): group `y` into `(T / n_group, n_group)`;
@@ -342,51 +343,6 @@ class WaveGlow(PresetMixin, WaveGlowInputs, FlowModel):
         mel = self._check_mel(mel)
         tiled = tf.broadcast_to(mel, tf.concat([[n], tf.shape(mel)], 0))
         return self.infer(tiled, sigma=temperature, seed=seed, clip=False)
-
-    # ------------------------------------------------------------------ training
-    def _nll(self, data, training):
-        audio, mel = _take_audio(keras.utils.unpack_x_y_sample_weight(data)[0])
-        x, mel, _ = self._pair(audio, mel, "audio", self._levels())
-        log_prob = self._log_prob_folded(self.dequantize(x, noise=True), mel)
-        return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_sample(log_prob, tf.shape(x)[-1]))
-
-    # Autograph would convert every bijector and TFP call of the step (3x slower tracing, no loops to convert).
-    @no_autograph
-    def train_step(self, data):
-        return super().train_step(data)
-
-    @no_autograph
-    def test_step(self, data):
-        return super().test_step(data)
-
-    def initialize(self, x, discrete: bool = True) -> None:
-        """WaveGlow has no data-dependent initialisation (no ActNorm): checks the batch only."""
-        audio, mel = _take_audio(x)
-        if discrete:
-            self.bits_per_sample(audio, mel)
-        else:
-            self.log_prob(audio, mel)
-        self._initialized.assign(1.0)
-
-    def compile(self, optimizer=None, **kwargs):
-        """Keras `compile`; without an optimizer, Adam at the preset's `learning_rate` (NVIDIA: 1e-4, no clipping)."""
-        if optimizer is None:
-            optimizer = keras.optimizers.Adam(self.learning_rate)
-        keras.Model.compile(self, optimizer=optimizer, **kwargs)
-
-    def fit(self, x=None, y=None, batch_size=None, **kwargs):
-        """Trains on dicts `{"audio": int16 levels [B, T], "mel": [B, n_mels, T // hop]}` (a `tf.data.Dataset` or arrays)."""
-        if isinstance(x, tf.data.Dataset):
-            first = next(iter(x.take(1)))
-            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself
-        elif isinstance(x, dict):
-            first = {key: value[: batch_size or 32] for key, value in x.items()}
-        else:
-            raise ValueError(
-                f"WaveGlow.fit: expected a tf.data.Dataset or a dict of arrays with 'audio' and 'mel', got {type(x).__name__}."
-            )
-        self.initialize(keras.utils.unpack_x_y_sample_weight(first)[0] if isinstance(first, tuple) else first)
-        return keras.Model.fit(self, x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):
         config = super().get_config()
