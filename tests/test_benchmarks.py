@@ -50,3 +50,9 @@ def test_compile_defaults_and_time_to_quality_quick():
     assert all(row["train_img_s"] > 0 and row["sample_img_s"] > 0 for row in rows)
     result = time_to_quality.run(steps=20, eval_every=10, levels=1, steps_per_level=1, hidden=8)
     assert result["tfp"] is not None and 0 < result["target_bpd"] < 10
+
+
+@pytest.mark.benchmark
+def test_memory_per_fit_quick():
+    memory_per_fit = _benchmark("memory_per_fit")
+    assert len(memory_per_fit.main(["--rounds", "2"])) == 2

@@ -104,3 +104,14 @@ def test_compile_runs_a_users_keras_adam_fused_unless_told_not_to():
     sgd = keras.optimizers.SGD(1e-2)
     model.compile(optimizer=sgd)
     assert model.optimizer is sgd and type(sgd) is keras.optimizers.SGD  # other optimizers are left alone
+
+
+def test_global_norm_clipping_is_one_kernel_per_variable():
+    """The clipping above (checked against NumPy) costs one `L2Loss` per variable in the traced step."""
+    variables = [keras.Variable(np.ones(shape, np.float32)) for shape in [(3,), (2, 4), (5,)]]
+    optimizer = FusedAdam(global_clipnorm=1.0)
+    optimizer.build(variables)
+    step = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
+    graph = step.get_concrete_function([tf.TensorSpec(v.shape, tf.float32) for v in variables]).graph
+    types = [op.type for op in graph.get_operations()]
+    assert types.count("L2Loss") == 3 and "Square" not in types, types

@@ -7,6 +7,7 @@ from tfp_flows.bijectors.actnorm import ActNorm
 from tfp_flows.bijectors.actnorm_conv1x1 import FoldedActNormConv1x1
 from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
+from tfp_flows.bijectors._graph_cache import release_finished_graphs
 from tfp_flows.bijectors._walk import conditional_kwargs
 from tfp_flows.bijectors.conditional_affine import ConditionalAffine
 from tfp_flows.bijectors.coupling import Coupling
@@ -41,6 +42,7 @@ __all__ = [
     "Squeeze",
     "conditional_kwargs",
     "make_mask",
+    "release_finished_graphs",
     "reverse_channels",
     "shuffle_channels",
 ]

@@ -8,13 +8,13 @@ import tensorflow as tf
 
 from tfp_flows.bijectors._walk import walk
 from tfp_flows.models import conditioning, validation
-from tfp_flows.models._model_support import _GRAPH_FUNCTIONS, no_autograph
+from tfp_flows.models._model_support import _GRAPH_FUNCTIONS, entry_point
 
 
 class LatentsAndSamples:
     """Encoding, decoding and sampling of a `FlowModel` (which provides `_full_flow`, `_fold`, `_fast`, `_base`)."""
 
-    @no_autograph
+    @entry_point
     def encode(self, y, labels=None, context=None) -> tf.Tensor:
         """Every latent of `y`, as one flat tensor `[..., D]` (factored-out parts included).
 
@@ -29,7 +29,7 @@ class LatentsAndSamples:
         flow = self._full_flow(fast=True)
         return walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))[0]
 
-    @no_autograph
+    @entry_point
     def decode(self, z, jit_compile: bool | None = None, labels=None, context=None) -> tf.Tensor:
         """The `y` of flat latents `z` (`[..., D]`); `decode(encode(y)) == y` up to float error."""
         owner = f"{type(self).__name__}.decode"
@@ -45,7 +45,7 @@ class LatentsAndSamples:
         flow = self._full_flow(fast=True)
         return walk(flow, z, 1, False, **self._routing(flow, c))[0]
 
-    @no_autograph
+    @entry_point
     def to_levels(self, y) -> tf.Tensor:
         """Displayable discrete levels of continuous `y`: `clip(floor(y * num_bins), 0, num_bins - 1)`, int32.
 
@@ -58,7 +58,7 @@ class LatentsAndSamples:
         levels = tf.clip_by_value(tf.floor(y * self.num_bins), 0.0, self.num_bins - 1.0)
         return tf.cast(levels, tf.int32)
 
-    @no_autograph
+    @entry_point
     def sample(
         self, n=None, temperature: float = 1.0, seed=None, jit_compile: bool | None = None, labels=None, context=None,
     ) -> tf.Tensor:

@@ -10,17 +10,32 @@ import keras
 import tensorflow as tf
 from keras.src.trainers import compile_utils
 
+from tfp_flows.bijectors import release_finished_graphs
 
-def no_autograph(method):
-    """Marks a model entry point for AutoGraph to call as written, not transpile.
 
-    The flows' Python control flow is static (loops over bijectors, shape checks), so
-    AutoGraph has nothing to convert, but a user's `tf.function(model.log_prob)` would
+def entry_point(method):
+    """Marks a model entry point (`log_prob`, `sample`, ...): not transpiled by AutoGraph, and
+    freeing the graphs of finished traces whenever it is traced.
+
+    AutoGraph: the flows' Python control flow is static (loops over bijectors, shape checks),
+    so AutoGraph has nothing to convert, but a user's `tf.function(model.log_prob)` would
     otherwise transpile every function the model calls: 3.9 of the 4.3 s of a tiny Glow's
     first traced `log_prob`. Keras and TFP are on AutoGraph's do-not-convert list for the
     same reason.
+
+    Graphs: TFP's bijector cache keeps every finished trace of a flow alive
+    (`bijectors.release_finished_graphs` says why); a process that trains or traces many
+    models would grow by the size of each graph. Releasing them when the next trace starts
+    bounds that to the graphs being traced.
     """
-    return tf.autograph.experimental.do_not_convert(method)
+
+    @functools.wraps(method)
+    def entry(*args, **kwargs):
+        if not tf.executing_eagerly():
+            release_finished_graphs()
+        return method(*args, **kwargs)
+
+    return tf.autograph.experimental.do_not_convert(entry)
 
 
 def _event_shape(event_shape, owner) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_flows.models._model_support import no_autograph
+from tfp_flows.models._model_support import entry_point
 from tfp_flows.models._waveglow_inputs import _take_audio
 from tfp_flows.models.optimizers import FusedAdam
 
@@ -20,11 +20,11 @@ class WaveGlowTraining:
         return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_sample(log_prob, tf.shape(x)[-1]))
 
     # Autograph would convert every bijector and TFP call of the step (3x slower tracing, no loops to convert).
-    @no_autograph
+    @entry_point
     def train_step(self, data):
         return super().train_step(data)
 
-    @no_autograph
+    @entry_point
     def test_step(self, data):
         return super().test_step(data)
 

@@ -17,7 +17,7 @@ from tfp_flows.models import conditioning, validation
 from tfp_flows.models._latents import LatentsAndSamples
 from tfp_flows.models._training import KerasTraining
 from tfp_flows.models._model_support import (
-    _GRAPH_FUNCTIONS, _event_shape, _MetricDirections, _Recomputed, _take_images, _with_layer_dtype, no_autograph,
+    _GRAPH_FUNCTIONS, _event_shape, _MetricDirections, _Recomputed, _take_images, _with_layer_dtype, entry_point,
 )
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -221,7 +221,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         return tfd.TransformedDistribution(self.base_distribution, self.bijector)
 
     # ------------------------------------------------------------------ densities
-    @no_autograph
+    @entry_point
     def log_prob(self, y, labels=None, context=None) -> tf.Tensor:
         """Continuous log-density of `y` (shape `[..., *event_shape]`), shape `[...]`.
 
@@ -253,7 +253,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         """`c` routed to every conditional bijector of `flow` (TFP's nested kwargs; see `conditional_kwargs`)."""
         return {} if c is None else conditional_kwargs(flow, c)
 
-    @no_autograph
+    @entry_point
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / num_bins` with `u ~ U[0, 1)` (`noise=True`) or `u = 1/2` (the bin centre).
 
@@ -265,7 +265,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         u = keras.random.uniform(tf.shape(x), seed=self._noise, dtype=x.dtype) if noise else 0.5
         return (x + u) / self.num_bins
 
-    @no_autograph
+    @entry_point
     def bits_per_dim(self, x, noise: bool = False, labels=None, context=None) -> tf.Tensor:
         """Bits per dimension of data `x` (discrete in `[0, num_bins)`, or continuous if `num_bins` is None).
 
@@ -288,7 +288,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         discrete = 0.0 if self.num_bins is None else self.num_dims * math.log(self.num_bins)
         return -(log_prob - discrete) / (self.num_dims * math.log(2.0))
 
-    @no_autograph
+    @entry_point
     def call(self, inputs, training=False):
         """`log_prob` of `inputs`: `y`, or for conditional models `(y, labels/context)` or a dict."""
         if self.condition_dim and isinstance(inputs, (tuple, list, dict)):

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_flows.models import validation
-from tfp_flows.models._model_support import no_autograph
+from tfp_flows.models._model_support import entry_point
 
 LABEL_KEYS = ("label", "labels")
 CONTEXT_KEYS = ("context",)
@@ -219,7 +219,7 @@ class ConditionalMethods:
         c = condition(self, labels, context, f"{type(self).__name__}.bijector_kwargs")
         return {} if c is None else conditional_kwargs(self.bijector, c)
 
-    @no_autograph
+    @entry_point
     def class_log_likelihoods(self, x, discrete: bool = True) -> tf.Tensor:
         """`log p(x | k)` for every class `k`, shape `[..., num_classes]` (class-conditional models).
 
@@ -239,12 +239,12 @@ class ConditionalMethods:
         out = tf.stack(per_class, axis=-1)
         return tf.reshape(out, tf.concat([batch_shape, [self.num_classes]], 0))
 
-    @no_autograph
+    @entry_point
     def predict_proba(self, x, discrete: bool = True) -> tf.Tensor:
         """`p(k | x)` by Bayes' rule with a uniform class prior: `softmax_k log p(x | k)`, shape `[..., num_classes]`."""
         return tf.nn.softmax(self.class_log_likelihoods(x, discrete), axis=-1)
 
-    @no_autograph
+    @entry_point
     def classify(self, x, discrete: bool = True) -> tf.Tensor:
         """The most likely class of each `x` (`argmax_k p(x | k)`, a uniform class prior), int32 `[...]`."""
         return tf.argmax(self.class_log_likelihoods(x, discrete), axis=-1, output_type=tf.int32)

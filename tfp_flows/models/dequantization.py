@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
-from tfp_flows.models._model_support import no_autograph
+from tfp_flows.models._model_support import entry_point
 
 DEQUANTIZATIONS = ("uniform", "variational")
 
@@ -45,7 +45,7 @@ class DequantizationMixin:
             self.dequantizer.sample_and_log_prob(tf.zeros((1,) + self.event_shape), noise=False)
         super()._build_all()
 
-    @no_autograph
+    @entry_point
     def bits_per_dim(self, x, noise: bool = False, dequantization: str | None = None, labels=None, context=None) -> tf.Tensor:
         """Bits per dimension of discrete `x`, by the model's dequantization unless `dequantization` is given.
 

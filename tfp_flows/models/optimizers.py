@@ -36,6 +36,20 @@ class FusedAdam(keras.optimizers.Adam):
     def _fused(self) -> bool:
         return keras.backend.backend() == "tensorflow" and not self.amsgrad and not tf.distribute.has_strategy()
 
+    def _clip_gradients(self, grads):
+        present = [g for g in grads if g is not None]
+        if not (
+            self._fused() and self.global_clipnorm and self.global_clipnorm > 0 and not self.clipnorm
+            and present and len({g.dtype for g in present}) == 1
+        ):
+            return super()._clip_gradients(grads)
+        # Keras' global norm, sqrt(sum_i sum(g_i^2)), with one `L2Loss` kernel (sum(g^2) / 2) per
+        # gradient where Keras builds a square, a sum and its axis constant: 1 op per variable, not 3.
+        norm = tf.sqrt(2.0 * tf.add_n([tf.nn.l2_loss(g) for g in present]))
+        clip = tf.constant(self.global_clipnorm, norm.dtype)
+        scale = clip * tf.minimum(1.0 / norm, 1.0 / clip) + (norm - norm)  # NaN for a non-finite norm, as Keras
+        return [g * scale if g is not None else None for g in grads]
+
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         if not self._fused():
             return super()._backend_update_step(grads, trainable_variables, learning_rate)

@@ -18,7 +18,7 @@ from tfp_flows.bijectors import AffineCoupling, EarlyOutput, Group1D, SequenceCh
 from tfp_flows.layers import Invertible1x1ConvLayer
 from tfp_flows.models import validation
 from tfp_flows.models.base import FlowModel
-from tfp_flows.models._model_support import no_autograph
+from tfp_flows.models._model_support import entry_point
 from tfp_flows.models._waveglow_inputs import WaveGlowInputs, _take_audio
 from tfp_flows.models._waveglow_training import WaveGlowTraining
 from tfp_flows.models.presets import PresetMixin
@@ -243,13 +243,13 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         base = tf.reduce_sum(tfd.Normal(0.0, self.sigma).log_prob(z), axis=-1)
         return base + log_det
 
-    @no_autograph
+    @entry_point
     def log_prob(self, audio, mel) -> tf.Tensor:
         """Log-density of waveforms `audio` (float in [-1, 1], `[..., T]`) given `mel` `[..., n_mels, F]`; shape `[...]`."""
         y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
         return tf.reshape(self._log_prob_folded(y, mel), batch_shape)
 
-    @no_autograph
+    @entry_point
     def dequantize(self, x, noise: bool = True) -> tf.Tensor:
         """`y = (x + u) / 32768` of 16-bit levels `x` in [-32768, 32767], `u ~ U[0, 1)` or `1/2` (`noise=False`)."""
         u = keras.random.uniform(tf.shape(x), seed=self._noise) if noise else 0.5
@@ -262,7 +262,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         length = tf.cast(length, tf.float32)
         return -(log_prob - length * math.log(self.audio_scale)) / (length * math.log(2.0))
 
-    @no_autograph
+    @entry_point
     def bits_per_sample(self, audio, mel, noise: bool = False) -> tf.Tensor:
         """Bits per sample of 16-bit `audio` (integer levels, `[..., T]`) given `mel`; shape `[...]`.
 
@@ -272,26 +272,26 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         log_prob = self._log_prob_folded(self.dequantize(x, noise), mel)
         return tf.reshape(self._bits_per_sample(log_prob, tf.shape(x)[-1]), batch_shape)
 
-    @no_autograph
+    @entry_point
     def bits_per_dim(self, x, mel=None, noise: bool = False) -> tf.Tensor:
         """`bits_per_sample`; `x` may be a dict `{"audio", "mel"}` (a batch of `data.load`)."""
         audio, mel = _take_audio(x, mel)
         return self.bits_per_sample(audio, mel, noise=noise)
 
-    @no_autograph
+    @entry_point
     def call(self, inputs, training=False):
         audio, mel = _take_audio(inputs)
         return self.log_prob(audio, mel)
 
     # ------------------------------------------------------------------ latents and synthesis
-    @no_autograph
+    @entry_point
     def encode(self, audio, mel) -> tf.Tensor:
         """The latent `z` (`[..., T]`, early outputs included) of waveforms `audio` given `mel`."""
         y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
         z = self._flow(self._condition(mel, tf.shape(y)[-1])).forward(y)
         return tf.reshape(z, tf.shape(audio))
 
-    @no_autograph
+    @entry_point
     def decode(self, z, mel) -> tf.Tensor:
         """Waveforms of latents `z` `[..., T]` given `mel`; `decode(encode(y, mel), mel) == y` up to float error."""
         z, mel, batch_shape = self._pair(z, mel, "z", {})
@@ -301,7 +301,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     def _infer_folded(self, mel, z):
         return self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
 
-    @no_autograph
+    @entry_point
     def infer(self, mel, sigma: float | None = None, seed=None, clip: bool = True) -> tf.Tensor:
         """Synthesises waveforms `[..., F * hop_length]` (float in [-1, 1]) from mels `[..., n_mels, F]`.
 
@@ -331,7 +331,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
             y = tf.clip_by_value(y, -1.0, 1.0)
         return tf.reshape(y, tf.concat([batch_shape, shape[-1:]], 0))
 
-    @no_autograph
+    @entry_point
     def sample(self, n: int = 1, temperature: float | None = None, seed=None, mel=None, jit_compile=None) -> tf.Tensor:
         """`n` waveforms per mel, `[n, ..., T]`; `temperature` is the latent sigma (default `inference_sigma`)."""
         if mel is None:
