@@ -14,15 +14,22 @@ from tfp_flows import bijectors, models
 tfb = tfp.bijectors
 
 
-def _live_graphs(name: str) -> list:
+def _graphs(name: str) -> dict:
+    """Weak references to the live `tf.function` graphs called `name`, by id."""
     gc.collect()
-    return [weakref.ref(g) for g in gc.get_objects() if isinstance(g, FuncGraph) and g.name == name]
+    return {id(g): weakref.ref(g) for g in gc.get_objects() if isinstance(g, FuncGraph) and g.name == name}
+
+
+def _new_graphs(name: str, before: dict) -> list:
+    """The graphs called `name` traced since `before` (other tests' graphs may still be alive)."""
+    return [ref for key, ref in _graphs(name).items() if key not in before]
 
 
 def test_release_drops_only_finished_graphs_and_keeps_results():
+    before = _graphs("<lambda>")
     shift = tf.function(lambda x: tfb.Shift(x).forward(x))
     np.testing.assert_allclose(shift(tf.ones([2])).numpy(), [2.0, 2.0])
-    graphs = _live_graphs("<lambda>")
+    graphs = _new_graphs("<lambda>", before)
     assert graphs, "the trace left no graph to check"
     del shift  # the function no longer holds its graph: only TFP's cache does
     gc.collect()
@@ -45,10 +52,11 @@ def test_release_drops_only_finished_graphs_and_keeps_results():
 
 def test_a_deleted_models_training_graph_is_freed_by_the_next_trace():
     x = np.random.default_rng(0).integers(0, 17, (64, 8, 8, 1)).astype(np.float32)
+    before = _graphs("one_step_on_data")
     model = models.NICE.from_preset("tiny", seed=0)
     model.compile()
     model.fit(x, batch_size=32, epochs=1, verbose=0)
-    training_graphs = _live_graphs("one_step_on_data")
+    training_graphs = _new_graphs("one_step_on_data", before)
     assert training_graphs
     del model
     other = models.NICE.from_preset("tiny", seed=1)
