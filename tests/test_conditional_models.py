@@ -21,6 +21,9 @@ def _toy_images(count, seed=0):
 
 @pytest.fixture(scope="module")
 def glow():
+    # Seeded: the fit's dequantization noise otherwise follows whatever ran before in the worker
+    # (accuracy 0.875-1.0 over seeds 0-5 after this short fit; 1.0 with this one).
+    keras.utils.set_random_seed(0)
     model = models.Glow(
         event_shape=(H, H, 1), levels=1, steps=2, hidden_channels=8, num_bins=BINS, num_classes=K,
         condition_couplings=True, weight_y=0.1, seed=0, preprocessing="logit",  # logit: fit checks discrete x, not y
