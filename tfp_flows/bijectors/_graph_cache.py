@@ -46,8 +46,7 @@ def _graphs_being_traced() -> set[int]:
 
 def _finished_graph(key, live: set[int]) -> bool:
     for ref in key.ref_set:
-        tensor = ref()
-        graph = None if tensor is None or isinstance(tensor, tf.__internal__.EagerTensor) else getattr(tensor, "graph", None)
+        graph = getattr(ref(), "graph", None)  # None for a dead ref, an eager tensor or an array
         if isinstance(graph, _func_graph.FuncGraph) and id(graph) not in live:
             return True
     return False

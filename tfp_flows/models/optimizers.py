@@ -43,9 +43,10 @@ class FusedAdam(keras.optimizers.Adam):
             and present and len({g.dtype for g in present}) == 1
         ):
             return super()._clip_gradients(grads)
-        # Keras' global norm, sqrt(sum_i sum(g_i^2)), with one `L2Loss` kernel (sum(g^2) / 2) per
-        # gradient where Keras builds a square, a sum and its axis constant: 1 op per variable, not 3.
-        norm = tf.sqrt(2.0 * tf.add_n([tf.nn.l2_loss(g) for g in present]))
+        # Keras' global norm, sqrt(sum_i sum(g_i^2)), as TensorFlow computes it: one `L2Loss` kernel
+        # per gradient where Keras builds a square, a sum and its axis constant (1 op per variable, not 3).
+        # Not `tf.clip_by_global_norm`: it adds an Identity per gradient.
+        norm = tf.linalg.global_norm(present)
         clip = tf.constant(self.global_clipnorm, norm.dtype)
         scale = clip * tf.minimum(1.0 / norm, 1.0 / clip) + (norm - norm)  # NaN for a non-finite norm, as Keras
         return [g * scale if g is not None else None for g in grads]
