@@ -116,3 +116,35 @@ def test_public_one_pass_methods_match_the_separate_calls():
     x_back, ildj = conv.inverse_and_log_det(conv.forward(x))
     np.testing.assert_allclose(x_back.numpy(), x.numpy(), atol=1e-5)
     np.testing.assert_allclose(np.broadcast_to(ildj, [3]), -np.broadcast_to(conv.forward_log_det_jacobian(x, 3), [3]), rtol=1e-5)
+
+
+def test_split_prior_bounds_its_log_scale_and_keeps_the_mean():
+    from tfp_flows.networks import SplitPrior, ZeroConv2D
+
+    x = tf.random.stateless_normal([4, 2, 2, 3], seed=[3, 4])
+    clamped, free = SplitPrior(4, clamp=2.0), ZeroConv2D(4)
+    clamped.build(x.shape)
+    free.build(x.shape)
+    assert np.all(clamped(x).numpy() == 0.0)  # zero-initialised: N(0, 1) before training, as openai/glow
+    kernel = tf.random.stateless_normal(clamped.conv.kernel.shape, seed=[5, 6]) * 10.0
+    for layer in (clamped, free):
+        layer.conv.kernel.assign(kernel)
+    raw, out = free(x).numpy(), clamped(x).numpy()
+    assert np.abs(raw[..., 2:]).max() > 5.0  # the raw log-scales leave (-2, 2)...
+    assert np.abs(out[..., 2:]).max() <= 2.0  # ...the clamped ones do not
+    np.testing.assert_allclose(out[..., 2:], 2.0 * np.tanh(raw[..., 2:] / 2.0), rtol=1e-6)
+    np.testing.assert_array_equal(out[..., :2], raw[..., :2])  # the mean is not touched
+    unbounded = SplitPrior.from_config({**clamped.get_config(), "clamp": None})
+    unbounded.build(x.shape)
+    unbounded.conv.kernel.assign(kernel)
+    np.testing.assert_array_equal(unbounded(x).numpy(), raw)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(filters=3), "even filters"), (dict(filters=4, clamp=0.0), "clamp > 0"), (dict(filters=4, clamp="2"), "clamp > 0"),
+])
+def test_split_prior_rejects_bad_arguments(kwargs, message):
+    from tfp_flows.networks import SplitPrior
+
+    with pytest.raises(ValueError, match=message):
+        SplitPrior(**kwargs)

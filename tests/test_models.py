@@ -158,3 +158,14 @@ def test_an_int_seed_makes_samples_reproducible(trained):
     first, again = model.sample(3, seed=5).numpy(), model.sample(3, seed=5).numpy()
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, model.sample(3, seed=6).numpy())
+
+
+def test_glow_split_prior_clamp_is_saved_and_older_configs_load_unbounded():
+    config = models.Glow.from_preset("tiny").get_config()
+    assert config["split_prior_clamp"] == 2.0
+    assert models.Glow.from_config(config).split_priors[0].clamp == 2.0
+    saved_before_the_clamp = {key: value for key, value in config.items() if key != "split_prior_clamp"}
+    assert models.Glow.from_config(saved_before_the_clamp).split_priors[0].clamp is None
+    for bad in (0.0, -1.0, "2", True):
+        with pytest.raises(ValueError, match="split_prior_clamp > 0 or None"):
+            models.Glow.from_preset("tiny", split_prior_clamp=bad)

@@ -17,7 +17,7 @@ from tfp_flows.models.base import FlowModel
 from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.models.realnvp import logit_preprocessing
-from tfp_flows.networks import GlowConvNet, ZeroConv2D
+from tfp_flows.networks import GlowConvNet, SplitPrior
 
 tfb = tfp.bijectors
 COUPLINGS = ("affine", "additive", "spline")
@@ -32,7 +32,9 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     Data-to-latent: `y - 1/2` (or RealNVP's `logit(alpha + (1 - 2 alpha) y)` with
     `preprocessing="logit"`) -> per level: squeeze -> `steps` x [ActNorm -> permutation ->
     coupling] -> split (all levels but the last), where the factored-out half has the
-    learned prior `N(mu(h), sigma(h))` of a zero-initialised conv of the kept half `h`;
+    learned prior `N(mu(h), sigma(h))` of a zero-initialised conv of the kept half `h`
+    (openai/glow's `split2d_prior`; `log sigma` soft-clamped to `(-split_prior_clamp,
+    split_prior_clamp)`, see `SplitPrior`; `None` leaves it unbounded as openai/glow);
     the top latent has a learned prior `N(mean, std)`. The coupling network is
     conv3x3 -> ReLU -> conv1x1 -> ReLU -> zero conv3x3 of `hidden_channels`.
 
@@ -70,6 +72,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         spline_bins: int = 8,
         spline_bound: float = 3.0,
         fold_actnorm: bool = True,
+        split_prior_clamp: float | None = 2.0,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
@@ -98,6 +101,11 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         check_spline_knobs(spline_bins, spline_bound, "Glow")
         self.spline_bins, self.spline_bound = spline_bins, float(spline_bound)
         self.fold_actnorm = bool(fold_actnorm)
+        if split_prior_clamp is not None and (
+            isinstance(split_prior_clamp, bool) or not isinstance(split_prior_clamp, (int, float)) or not split_prior_clamp > 0
+        ):
+            raise ValueError(f"Glow: expected split_prior_clamp > 0 or None, got {split_prior_clamp!r}.")
+        self.split_prior_clamp = None if split_prior_clamp is None else float(split_prior_clamp)
 
         self.level_shapes = []  # the squeezed (h, w, c) each level's steps work on
         self.actnorms, self.permutes, self.nets, self.split_priors = [], [], [], []
@@ -117,7 +125,9 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             if level < levels - 1:
                 factored = channels // 2
                 # class-conditional models: openai/glow's split2d_prior with ycond (a per-class bias per channel)
-                self.split_priors.append(ZeroConv2D(2 * factored, context_dim=self.condition_dim, name=f"l{level}_split_prior"))
+                self.split_priors.append(SplitPrior(
+                    2 * factored, context_dim=self.condition_dim, clamp=split_prior_clamp, name=f"l{level}_split_prior",
+                ))
                 shape = (shape[0], shape[1], channels - factored)
         self.top_prior = GaussianPriorLayer(self.level_shapes[-1], name="top_prior")
         self._build_all()
@@ -191,5 +201,11 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             coupling=self.coupling, permutation=self.permutation, lu=self.lu,
             preprocessing=self.preprocessing, alpha=self.alpha,
             spline_bins=self.spline_bins, spline_bound=self.spline_bound, fold_actnorm=self.fold_actnorm,
+            split_prior_clamp=self.split_prior_clamp,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # Saved before the clamp existed: those models were trained (and keep working) with the unbounded prior.
+        return super().from_config({"split_prior_clamp": None, **config}, custom_objects=custom_objects)

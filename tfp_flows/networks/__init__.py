@@ -1,5 +1,5 @@
 """Keras 3 layers used as coupling conditioners and split priors."""
-from tfp_flows.networks.glow_conv import GlowConvNet, ZeroConv2D
+from tfp_flows.networks.glow_conv import GlowConvNet, SplitPrior, ZeroConv2D
 from tfp_flows.networks.mlp import MLP
 from tfp_flows.networks.normalization import DataInitNorm
 from tfp_flows.networks.resnet import RealNVPResNet, ResidualBlock
@@ -7,8 +7,8 @@ from tfp_flows.networks.vit import TransformerBlock, VisionTransformer
 from tfp_flows.networks.wavenet import WaveNet
 
 __all__ = [
-    "DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "TransformerBlock", "VisionTransformer", "WaveNet",
-    "ZeroConv2D",
+    "DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "SplitPrior", "TransformerBlock", "VisionTransformer",
+    "WaveNet", "ZeroConv2D",
 ]
 
 import tfp_flows as _package  # noqa: E402
