@@ -17,7 +17,3 @@ __all__ = [
     "DATASETS", "DatasetInfo", "DatasetUnavailableError", "InMemoryData", "MelConfig", "audio_to_float", "griffin_lim",
     "info", "kind_of", "load", "log_mel_l1", "mel_spectrogram", "read", "read_wav", "splits", "write_wav",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded
