@@ -15,7 +15,7 @@ import tensorflow_probability as tfp
 from sklearn.datasets import load_digits
 
 from conftest import run_cli
-from tfp_flows import bijectors, data, export, layers, models, networks
+from tfp_flows import bijectors, data, export, layers, models, networks, training
 
 GOOD_Y = np.full((2, 8, 8, 1), 0.5, np.float32)
 GOOD_X = np.full((2, 8, 8, 1), 3.0, np.float32)
@@ -475,6 +475,28 @@ CONSTRUCTOR_ROWS = [
      r"ChannelMask: expected event_shape as positive integers, got \(4, 0\)"),
     (_row(bijectors.SequenceChannelMask, dict(channels=4), channels=1), r"SequenceChannelMask: expected an integer channels >= 2, got 1"),
     (_row(bijectors.SequenceChannelMask, dict(channels=4), parity=-1), r"SequenceChannelMask: expected parity 0 or 1, got -1"),
+    (_row(bijectors.FoldedActNormConv1x1, dict(actnorm=None, conv=None), actnorm=np.zeros(3)),
+     r"FoldedActNormConv1x1: expected an ActNorm as `actnorm`, got ndarray"),
+    # The optimizer, the denoiser and the training callbacks.
+    (_row(models.FusedAdam, {}, learning_rate=-1.0), r"FusedAdam: expected learning_rate as a finite number > 0, got -1.0"),
+    (_row(models.FusedAdam, {}, beta_1=1.0), r"FusedAdam: expected beta_1 as a finite number in \[0, 1\), got 1.0"),
+    (_row(models.FusedAdam, {}, beta_2="x"), r"FusedAdam: expected beta_2 as a finite number in \[0, 1\), got 'x'"),
+    (_row(models.FusedAdam, {}, epsilon=0.0), r"FusedAdam: expected epsilon as a finite number > 0, got 0.0"),
+    (_row(models.Denoiser, dict(model=None), filter_length=0), r"Denoiser: expected an integer filter_length >= 1, got 0"),
+    (_row(models.Denoiser, dict(model=None), n_overlap=3), r"Denoiser: expected an even filter_length divisible by n_overlap"),
+    (_row(models.Denoiser, dict(model=None), mode="ones"), r"Denoiser: unknown mode 'ones'"),
+    (_row(training.EMAWeights, {}, ema_in_model="yes"), r"EMAWeights: expected ema_in_model as True or False, got 'yes'"),
+    (_row(training.RunDir, dict(path="run"), path=3), r"RunDir: expected path as a folder path, got 3"),
+    (_row(training.RunCheckpoint, dict(run=training.RunDir("run"), state={}), run="run"),
+     r"RunCheckpoint: expected run as a tfp_flows.training.RunDir, got 'run'"),
+    (_row(training.RunCheckpoint, dict(run=training.RunDir("run"), state={}), state=None),
+     r"RunCheckpoint: expected state as a dict \(the run's state.json\), got None"),
+    (_row(training.SampleGrid, dict(run=training.RunDir("run")), num=0), r"SampleGrid: expected num as an integer >= 1, got 0"),
+    (_row(training.SampleGrid, dict(run=training.RunDir("run")), temperature=-0.5),
+     r"SampleGrid: expected temperature as a finite number >= 0, got -0.5"),
+    (_row(training.SampleGrid, dict(run=training.RunDir("run")), seed=-1), r"SampleGrid: expected seed as an integer >= 0, got -1"),
+    (_row(training.SampleGrid, dict(run=training.RunDir("run")), checkpoint="last.keras"),
+     r"SampleGrid: expected checkpoint as a RunCheckpoint or None, got 'last.keras'"),
 ]
 
 

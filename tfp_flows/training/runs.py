@@ -23,6 +23,8 @@ class RunError(ValueError):
 
 class RunDir:
     def __init__(self, path: str):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ValueError(f"RunDir: expected path as a folder path, got {path!r}.")
         self.path = os.path.abspath(path)
 
     def file(self, *parts) -> str:
