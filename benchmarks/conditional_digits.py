@@ -2,12 +2,12 @@
 
 For each run directory (trained with `tfp-flows train --conditional`), `--num` samples per
 class at each temperature, quantised to the levels 0..16 (`model.to_levels`), are given to
-the RBF SVC of real digits (`tfp_flows.training.sample_quality`): "on label" is the share
-it assigns to the class the sample was drawn for (10% by chance), "confident" the share on
-which its highest probability is above 0.9. Then the run's test bits/dim given the label
+the kernel-density classifier of real digits (`tfp_flows.training.sample_quality`): "on
+label" is the share it assigns to the class the sample was drawn for (10% by chance),
+"confident" the share on which its highest probability is above 0.9 (never on noise). Then the run's test bits/dim given the label
 (uniform dequantization, mean of `--test-passes` draws), its marginal bits/dim without the
 label (the mixture `p(x) = sum_k p(x | k) / K`, same draws) and the flow's own Bayes-rule
-test accuracy (`model.classify`, bin centres, uniform class prior), next to the SVC's.
+test accuracy (`model.classify`, bin centres, uniform class prior), next to the scorer's.
 
 Run (after `tfp-flows train --model glow --conditional --output runs/glow-digits-conditional`):
   python benchmarks/conditional_digits.py --run runs/glow-digits-conditional [--json out.json]
@@ -55,7 +55,7 @@ def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: in
     for temperature in temperatures:
         samples, sample_labels = class_grid_samples(model, num, temperature, seed)
         levels = model.to_levels(samples).numpy()
-        predicted = scorer.classifier.predict(scorer_features(levels))
+        predicted = scorer.predict(levels)
         rows.append(dict(
             run=path, model=config["model"], temperature=temperature, test_bits_per_dim=bits, marginal_bits_per_dim=marginal,
             flow_accuracy=accuracy,
@@ -63,12 +63,6 @@ def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: in
             on_label_by_class=[float(np.mean(predicted[sample_labels == k] == k)) for k in range(10)],
         ))
     return rows
-
-
-def scorer_features(levels):
-    from tfp_flows.training.sample_quality import _features
-
-    return _features(levels)
 
 
 def main(argv=None) -> None:
@@ -82,7 +76,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     scorer = DigitScorer.fit()
     images, labels = real_test_digits()
-    print(f"SVC on the real test digits: accuracy {scorer.accuracy(images, labels):.1%}")
+    print(f"digit scorer on the real test digits: accuracy {scorer.accuracy(images, labels):.1%}")
     print("| run | temperature | test bits/dim given the label | marginal (no label) | flow's Bayes-rule accuracy "
           "| samples on label | confident |")
     print("|---|---:|---:|---:|---:|---:|---:|")

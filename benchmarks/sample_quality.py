@@ -1,14 +1,14 @@
 """Sample quality of trained digits runs: how often a classifier of real digits is confident on samples.
 
-An RBF SVC trained on the 1257 real training digits (`tfp_flows.training.sample_quality`)
-scores images by the fraction on which its highest class probability is above 0.9
-("confident"), and by the fraction that is also no farther from a real training digit
-than real validation digits are ("recognised": the SVC is confident on much noise too).
-"rarest class" is the share of the least frequent predicted digit (10% if balanced). The
-reference row is the 360 real test digits (with the classifier's test accuracy); then,
-per run directory and temperature, `--num` samples quantised to the data's levels 0..16
-(`model.to_levels`), next to the run's test bits/dim (uniform dequantization, mean of
-`--test-passes` draws) from the checkpoint `tfp-flows evaluate` uses (best, else last).
+The kernel-density classifier of the 1257 real training digits with a "none of them"
+background (`tfp_flows.training.sample_quality.DigitScorer`) scores images by the fraction
+on which its highest class probability is above 0.9 ("confident"). "rarest class" is the
+share of the least frequent predicted digit (10% if balanced). The reference rows are the
+360 real test digits (with the classifier's test accuracy), blends of two of them of
+different classes (pixelwise means, rounded) and uniform noise; then, per run directory
+and temperature, `--num` samples quantised to the data's levels 0..16 (`model.to_levels`),
+next to the run's test bits/dim (uniform dequantization, mean of `--test-passes` draws)
+from the checkpoint `tfp-flows evaluate` uses (best, else last).
 
 Run (after `tfp-flows train` and `tfp-flows train --model realnvp`):
   python benchmarks/sample_quality.py --run runs/glow-digits runs/realnvp-digits [--json quality.json]
@@ -23,7 +23,7 @@ import numpy as np
 
 from tfp_flows import data
 from tfp_flows.training import RunDir
-from tfp_flows.training.sample_quality import DigitScorer, real_test_digits
+from tfp_flows.training.sample_quality import DigitScorer, blends, real_test_digits
 
 
 def test_bits_per_dim(model, passes: int, seed: int = 0) -> float:
@@ -48,7 +48,6 @@ def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: in
         rows.append(dict(
             model=type(model).__name__, preset=config.get("preset"), run=os.path.basename(run.path), checkpoint=checkpoint,
             temperature=temperature, test_bits_per_dim=bpd, confident=scorer.confident_fraction(levels),
-            recognised=scorer.recognised_fraction(levels),
             classes=scorer.class_histogram(levels).tolist(), num_samples=num,
         ))
     return rows
@@ -66,19 +65,26 @@ def main(argv=None):
 
     scorer = DigitScorer.fit()
     images, labels = real_test_digits()
-    reference = dict(model="real test digits", accuracy=scorer.accuracy(images, labels),
-                     confident=scorer.confident_fraction(images), recognised=scorer.recognised_fraction(images),
-                     classes=scorer.class_histogram(images).tolist())
+    mixtures = blends(images, labels, 1000, seed=args.seed)
+    noise = np.random.default_rng(args.seed).integers(0, 17, size=(1000, 8, 8, 1))
+    reference = [
+        dict(images=f"real test digits ({len(images)})", accuracy=scorer.accuracy(images, labels),
+             confident=scorer.confident_fraction(images), classes=scorer.class_histogram(images).tolist(), num_samples=len(images)),
+        dict(images=f"blends of two test digits of different classes ({len(mixtures)})",
+             confident=scorer.confident_fraction(mixtures), classes=scorer.class_histogram(mixtures).tolist(), num_samples=len(mixtures)),
+        dict(images=f"uniform noise over the 17 levels ({len(noise)})", confident=scorer.confident_fraction(noise),
+             classes=scorer.class_histogram(noise).tolist(), num_samples=len(noise)),
+    ]
     rows = [row for path in args.run for row in score_run(path, scorer, args.temperatures, args.num, args.test_passes, args.seed)]
 
-    print(f"classifier accuracy on the {len(labels)} real test digits: {reference['accuracy']:.1%}")
-    print("| images | temperature | test bits/dim | confident (p > 0.9) | recognised | rarest class |")
-    print("|---|---:|---:|---:|---:|---:|")
-    print(f"| real test digits | - | - | {reference['confident']:.0%} | {reference['recognised']:.0%} | "
-          f"{min(reference['classes']) / len(labels):.0%} |")
+    print(f"classifier accuracy on the {len(labels)} real test digits: {reference[0]['accuracy']:.1%}")
+    print("| images | temperature | test bits/dim | confident (p > 0.9) | rarest class |")
+    print("|---|---:|---:|---:|---:|")
+    for r in reference:
+        print(f"| {r['images']} | - | - | {r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
     for r in rows:
         print(f"| {r['model']} `{r['preset']}` ({r['run']}) | {r['temperature']} | {r['test_bits_per_dim']:.3f} | "
-              f"{r['confident']:.0%} | {r['recognised']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
+              f"{r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(dict(reference=reference, runs=rows), handle, indent=2)

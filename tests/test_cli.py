@@ -79,7 +79,7 @@ def test_resume_refuses_a_different_configuration(run_dir, capsys):
         (["train", "--learning-rate", "0"], "expected a number > 0.0, got 0"),
         (["train", "--dataset", "imagenet", "--preset", "tiny"], "unknown dataset 'imagenet'"),
         (["train", "--model", "nice", "--dataset", "svhn_cropped"], "no NICE preset for dataset 'svhn_cropped'"),
-        (["train", "--preset", "huge"], "unknown RealNVP preset 'huge'"),
+        (["train", "--preset", "huge"], "--preset huge: no model has this preset"),
         (["evaluate", "--run", "/no/such/run"], "run directory /no/such/run does not exist"),
         (["sample", "--run", "/no/such/run", "--temperature", "-1"], "expected a number >= 0.0, got -1"),
     ],
@@ -88,6 +88,27 @@ def test_user_mistakes_exit_nonzero_with_one_line(argv, message, capsys):
     code, err = run_cli(argv, capsys)
     assert code == 2
     assert message in err and err.count("\n") == 0 and "Traceback" not in err, err
+
+
+def test_tensorflow_errors_reach_the_user_in_words(run_dir, monkeypatch, capsys):
+    """One translation point: a TensorFlow error from any command is one line, without node names or device paths."""
+    from tfp_flows import commands
+
+    @tf.function
+    def check(x):
+        tf.debugging.assert_less(x, 1.0, message="RealNVP: y must lie in [0.0, 1.0]")
+        return x
+
+    def out_of_memory(args):
+        tf.zeros([10**7, 10**7])  # 400 TB
+
+    for failing, expected in ((lambda args: check(tf.constant(2.0)), "tfp-flows: error: RealNVP: y must lie in [0.0, 1.0]."),
+                              (out_of_memory, "tfp-flows: error: the machine ran out of memory: use a smaller --batch-size "
+                                              "(or a smaller --preset) (OOM when allocating tensor with shape[10000000,10000000]")):
+        monkeypatch.setattr(commands, "evaluate", failing)
+        code, err = run_cli(["evaluate", "--run", run_dir], capsys)
+        assert code == 2 and err.startswith(expected) and err.count("\n") == 0, err
+        assert "{{" not in err and "/job:" not in err and "[Op:" not in err and "node" not in err, err
 
 
 def test_console_script_error_is_one_line_without_traceback(tmp_path):

@@ -58,7 +58,7 @@ def wine_run(files):
 def digits_run(files):
     out = str(files["root"] / "digits_run")
     _train(["--data", files["digits"], "--model", "nice", "--preset", "tiny", "--epochs", "1", "--batch-size", "512",
-            "--output", out])
+            "--num-bins", "17", "--output", out])
     return out
 
 
@@ -139,14 +139,23 @@ def test_csv_run_keeps_units_and_splits(wine_run, files, capsys):
 def test_npy_images_run_and_resume(digits_run, files, capsys):
     assert cli.main(["evaluate", "--run", digits_run]) == 0
     result = json.load(open(os.path.join(digits_run, "eval_test.json")))
-    assert result["num_examples"] == 180 and np.isfinite(result["bits_per_dim"])
-    # a rerun resumes with the run's saved splits, even when asked for other fractions
+    assert result["num_examples"] == 180 and np.isfinite(result["bits_per_dim"]) and result["num_bins"] == 17
     run = RunDir(digits_run)
-    splits_before = open(run.file("splits.json")).read()
+    assert run.read_json("config.json")["num_bins"] == 17 and run.load_model("last.keras").num_bins == 17
+    # Without --num-bins the array's levels 0..16 would be taken as 8-bit: said, with the flag, before the refusal
+    # to resume a run of another number of levels.
     capsys.readouterr()
+    assert cli.main(["train", "--data", files["digits"], "--model", "nice", "--preset", "tiny", "--output", digits_run]) == 2
+    printed = capsys.readouterr()
+    assert ("Levels: 256 per value (integer images are taken as 8-bit; --num-bins N for data with N levels). digits only "
+            "uses levels 0..16: if it has 17 levels, pass --num-bins 17") in printed.out, printed.out
+    assert "holds a run with a different num_bins (num_bins=17)" in printed.err, printed.err
+    # a rerun resumes with the run's saved splits, even when asked for other fractions
+    splits_before = open(run.file("splits.json")).read()
     _train(["--data", files["digits"], "--model", "nice", "--preset", "tiny", "--epochs", "2", "--batch-size", "512",
-            "--test-fraction", "0.3", "--output", digits_run])
-    assert "Resuming" in capsys.readouterr().out
+            "--num-bins", "17", "--test-fraction", "0.3", "--output", digits_run])
+    out = capsys.readouterr().out
+    assert "Resuming" in out and "Levels: 17 per value (--num-bins 17)." in out
     assert run.read_json("state.json")["epoch"] == 2 and open(run.file("splits.json")).read() == splits_before
     assert int(run.load_model("last.keras").optimizer.iterations.numpy()) == 2 * 3  # 1437 / 512 -> 3 steps per epoch
     scores = str(files["root"] / "digit_scores.csv")
@@ -158,7 +167,10 @@ def test_npy_images_run_and_resume(digits_run, files, capsys):
 @pytest.mark.parametrize(
     "make, extra, message",
     [
-        ("truncated", [], r"cannot decode image .*broken\.png"),
+        ("truncated", [], r"cannot decode image \S*broken\.png: its PNG data is truncated or corrupt \(Invalid PNG[^)]*\); "
+                          r"replace it with a readable image or move it out of the folder\.$"),
+        ("not_an_image", [], r"cannot decode image \S*photo\.jpg: it is not a PNG, JPEG, BMP or GIF image \(its first bytes are "
+                             r"b'GIF8x\\x00\\x01\\x02'\); replace it"),
         ("mixed", [], r"have different sizes .*pass image_size \(tfp-flows: --image-size N\)"),
         ("empty", [], r"holds no images"),
         ("text_cell", [], r"table\.csv, line 3, column 'b': 'x' is not a number"),
@@ -174,6 +186,8 @@ def test_bad_data_is_named_and_nothing_is_written(tmp_path, capsys, make, extra,
     if make == "truncated":
         (path / "ok.png").write_bytes(png)
         (path / "broken.png").write_bytes(png[:30])
+    elif make == "not_an_image":
+        (path / "photo.jpg").write_bytes(b"GIF8x" + bytes(range(60)))
     elif make == "mixed":
         (path / "a.png").write_bytes(png)
         (path / "b.png").write_bytes(tf.io.encode_png(np.zeros((4, 4, 1), np.uint8)).numpy())
@@ -186,6 +200,7 @@ def test_bad_data_is_named_and_nothing_is_written(tmp_path, capsys, make, extra,
     out = tmp_path / "run"
     code, err = run_cli(["train", "--data", str(path), "--output", str(out)] + extra, capsys)
     assert code == 2 and err.count("\n") == 0 and "Traceback" not in err, err
+    assert "{{" not in err and "[Op:" not in err and "/job:" not in err, err  # no TensorFlow internals
     assert pytest.importorskip("re").search(message, err), err
     assert not out.exists()
 
@@ -225,9 +240,12 @@ def test_help_lists_defaults_models_presets_datasets(capsys):
         cli.main(["train", "--help"])
     text = capsys.readouterr().out
     assert exit_.value.code == 0
-    assert "(default: 100)" in text and "(default: 0.001)" in text and "(default: 0)" in text
-    for name in ("glow", "realnvp", "nice", "tabular_tiny", "celeba64", "fashion_mnist", "digits", "--data PATH"):
+    flat = " ".join(text.split())  # help lines wrap
+    assert "(default: 100)" in text and "(default: 1e-3; waveglow: its preset's)" in flat and "(default: 0)" in text
+    for name in ("glow", "realnvp", "nice", "tabular_tiny", "celeba64", "fashion_mnist", "digits", "--data PATH", "--num-bins N"):
         assert name in text, name
+    assert "  realnvp: cifar10, celeba64, mnist, digits, tabular; for tests: tiny, tabular_tiny" in text  # test presets apart
+    assert "  waveglow: ljspeech, small; for tests: tiny" in text
     # the lists in cli.py (kept there so --help needs no TensorFlow) match the library's
     assert {m: set(p) for m, p in cli.PRESETS.items()} == {m.lower(): set(p) for m, p in models.PRESETS.items()}
     assert cli.DATASETS == data.DATASETS

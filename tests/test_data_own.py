@@ -149,7 +149,7 @@ def test_offline_download_fails_once_and_leaves_nothing(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "make, kwargs, message",
     [
-        ("truncated_png", {}, r"cannot decode image .*broken\.png.*truncated or not an image"),
+        ("truncated_png", {}, r"cannot decode image .*broken\.png: its PNG data is truncated or corrupt"),
         ("not_an_image", {}, r"cannot decode image .*notes\.jpg"),
         ("mixed_sizes", {}, r"different sizes \(a\.png: 8x8, b\.png: 10x12 pixels\); pass image_size"),
         ("empty_folder", {}, r"holds no images"),

@@ -16,7 +16,7 @@ _CHILD = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    import tfp_flows  # nothing else of ours: the Keras classes must register themselves
+    IMPORTS  # nothing else of ours: the Keras classes must register themselves
     import keras
 
     assert "tfp_flows.models" in sys.modules, "import keras did not register the tfp_flows classes"
@@ -40,16 +40,23 @@ def test_keras_load_model_after_import_tfp_flows(tmp_path):
     y = np.random.default_rng(0).uniform(0.05, 0.95, (3, 8, 8, 1)).astype(np.float32)
     np.save(tmp_path / "y.npy", y)
 
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(tmp_path / "y.npy"), glow_path, run.file("best.keras")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    loaded = json.loads(child.stdout.strip().splitlines()[-1])
-    for path, model in ((glow_path, glow), (run.file("best.keras"), nice)):
-        name, log_prob = loaded[path]
-        assert name == type(model).__name__
-        np.testing.assert_allclose(log_prob, model.log_prob(tf.constant(y)).numpy(), rtol=1e-5, atol=1e-4)
+    # Two fresh processes side by side: the user imports Keras after `import tfp_flows` (both models), or a
+    # subpackage of ours that is imported by others (layers: bijectors finish first) imports it (the run's model).
+    expected = {glow_path: glow, run.file("best.keras"): nice}
+    children = [
+        subprocess.Popen([sys.executable, "-c", _CHILD.replace("IMPORTS", imports), str(tmp_path / "y.npy"), *paths],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for imports, paths in (("import tfp_flows", list(expected)), ("from tfp_flows import layers", [run.file("best.keras")]))
+    ]
+    for child in children:
+        stdout, stderr = child.communicate(timeout=300)
+        assert child.returncode == 0, stderr[-3000:]
+        loaded = json.loads(stdout.strip().splitlines()[-1])
+        assert loaded and set(loaded) <= set(expected)
+        for path, (name, log_prob) in loaded.items():
+            model = expected[path]
+            assert name == type(model).__name__
+            np.testing.assert_allclose(log_prob, model.log_prob(tf.constant(y)).numpy(), rtol=1e-5, atol=1e-4)
 
 
 def test_cli_import_does_not_load_tensorflow():

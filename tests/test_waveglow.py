@@ -224,6 +224,15 @@ def test_vocode_command_writes_wav_and_png_and_refuses_other_rates(model, tmp_pa
     assert code == 2 and "16000 Hz" in err and "--resample" in err
 
 
+def test_train_names_the_presets_that_fit_the_data(capsys):
+    """The embedded corpus is 22050 Hz: the 8 kHz test preset is refused with the presets that fit, before any data loads."""
+    from tests.conftest import run_cli
+
+    code, err = run_cli(["train", "--model", "waveglow", "--preset", "tiny"], capsys)
+    assert code == 2 and err == ("tfp-flows: error: --preset tiny: WaveGlow's 'tiny' preset (a preset for unit tests) computes "
+                                 "mels of 8000 Hz audio, but the speech corpus is 22050 Hz; use --preset ljspeech or small."), err
+
+
 def test_repeating_upsampler_gives_each_sample_its_nearest_frame():
     from tfp_flows.models.waveglow import _repeating_kernel
 

@@ -12,6 +12,8 @@ import contextlib
 import os
 import sys
 
+from tfp_flows._messages import in_words
+
 MODELS = ("glow", "realnvp", "nice", "jet", "waveglow")
 COUPLINGS = ("affine", "additive", "spline")
 DEQUANTIZATIONS = ("uniform", "variational")
@@ -24,18 +26,21 @@ PRESETS = {
     "jet": ("tiny", "digits", "imagenet64"),
     "waveglow": ("ljspeech", "small", "tiny"),
 }
+# Presets for unit tests (seconds to train, useless results): listed apart in --help.
+TEST_PRESETS = ("tiny", "tabular_tiny")
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a", "downsampled_imagenet_32", "downsampled_imagenet_64")
 SAMPLE_SUFFIXES = (".png", ".csv", ".npy")
 # Named datasets with class labels (tfp_flows.data: digits' digit, TFDS `label` features), for --conditional.
 LABELLED_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "svhn_cropped")
 CONDITIONAL_MODELS = ("glow", "realnvp", "nice")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+DATA_SUFFIXES = (".npy", ".npz", ".parquet", ".pq") + TABLE_SUFFIXES  # files --data takes (parquet: refused with advice)
 
 EPILOG = f"""\
 models: glow (images), realnvp (images; vectors: the default for tables), nice (images, vectors), jet (images),
   waveglow (speech given mel spectrograms; trains on the embedded eSpeak corpus by default)
-presets:
-{chr(10).join(f'  {m}: {", ".join(p)}' for m, p in PRESETS.items())}
+presets (for tests: {", ".join(TEST_PRESETS)}; waveglow: small and ljspeech are for 22050 Hz speech, tiny for 8 kHz):
+{chr(10).join(f'  {m}: {", ".join(n for n in p if n not in TEST_PRESETS)}; for tests: {", ".join(n for n in p if n in TEST_PRESETS)}' for m, p in PRESETS.items())}
 datasets: {', '.join(DATASETS)}
   (digits is embedded and offline; the rest come from tensorflow-datasets), any other TFDS name with an
   image feature, or --data PATH: a folder of images (PNG, JPEG, BMP, GIF; subfolders are classes), a
@@ -58,14 +63,19 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def _number(kind, minimum, strict=False, maximum=None):
+def _number(kind, minimum, strict=False, maximum=None, most=None):
+    """A parser of numbers >= `minimum` (> with `strict`), below `maximum`, at most `most`; finite."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a{'n' if kind is int else ''} {kind.__name__}, got {text!r}") from None
-        if value < minimum or (strict and value == minimum) or (maximum is not None and value >= maximum):
-            bound = f"{'>' if strict else '>='} {minimum}" + (f" and < {maximum}" if maximum is not None else "")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+        if (value < minimum or (strict and value == minimum) or (maximum is not None and value >= maximum)
+                or (most is not None and value > most)):
+            bound = f"{'>' if strict else '>='} {minimum}" + (f" and < {maximum}" if maximum is not None else "") + (
+                f" and <= {most}" if most is not None else "")
             raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text}")
         return value
 
@@ -97,9 +107,10 @@ def _add_train(commands):
                             "vectors, the more expressive of the two vector flows)")
     train.add_argument("--preset", default=None,
                        help="architecture preset (default: the dataset's name when there is one, 'digits' for other "
-                            "images, 'tabular' for vectors)")
+                            "images, 'tabular' for vectors, 'small' for waveglow; tiny presets are for tests)")
     data = train.add_mutually_exclusive_group()
-    data.add_argument("--dataset", default=None, help="digits (embedded, offline) or a TFDS dataset name (default: digits)")
+    data.add_argument("--dataset", default=None,
+                      help="digits (embedded, offline) or a TFDS dataset name (default: digits; waveglow: the embedded speech)")
     data.add_argument("--data", default=None, metavar="PATH",
                       help="your own data: a folder of images, a .npy/.npz array or a .csv table")
     train.add_argument("--image-size", type=_number(int, 1), default=None, metavar="N",
@@ -129,21 +140,25 @@ def _add_train(commands):
     train.add_argument("--dequantization", choices=DEQUANTIZATIONS, default=None,
                        help="uniform noise (default: the preset's) or a learned q(u|x) (Flow++), for image data")
     train.add_argument("--epochs", type=_number(int, 1), default=None,
-                       help="epochs in all (a rerun trains the rest; default: 30 on the embedded digits, else 100)")
+                       help="epochs in all (a rerun trains the rest; default: 30 on the embedded digits, 10 for waveglow, else 100)")
     train.add_argument("--batch-size", type=_number(int, 1), default=None,
-                       help="examples per step (default: 64 on the embedded digits, else 128)")
-    train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=1e-3, help="Adam learning rate")
+                       help="examples per step (default: 64 on the embedded digits, 8 for waveglow, else 128)")
+    train.add_argument("--learning-rate", type=_number(float, 0.0, strict=True), default=None,
+                       help="Adam learning rate (default: 1e-3; waveglow: its preset's)")
     train.add_argument("--warmup-steps", type=_number(int, 0), default=100, help="linear learning-rate warmup")
     train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                        help="learning rate after the warmup: constant, or cosine decay to 0 over --epochs")
     train.add_argument("--ema-momentum", type=_number(float, 0.0, maximum=1.0), default=0.99,
                        help="momentum of the weight average used for validation, checkpoints and samples (0: none)")
-    train.add_argument("--n-bits", type=_number(int, 1), default=None, help="reduce 8-bit images to this many bits")
+    levels = train.add_mutually_exclusive_group()
+    levels.add_argument("--n-bits", type=_number(int, 1, most=8), default=None, help="reduce 8-bit images to this many bits")
+    levels.add_argument("--num-bins", type=_number(int, 2, most=256), default=None, metavar="N",
+                        help="--data images hold N integer levels 0..N-1 (default: 256, 8-bit; 17 for arrays of the digits' 0..16)")
     train.add_argument("--flip", action="store_true", help="random horizontal flips")
     train.add_argument("--data-dir", default=None, help="TFDS data directory (pre-downloaded data)")
     train.add_argument("--samples", type=_number(int, 1), default=64, help="images in each epoch's sample grid")
     train.add_argument("--temperature", type=_number(float, 0.0), default=0.7, help="temperature of the sample grids")
-    train.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and held-out splits")
+    train.add_argument("--seed", type=_number(int, 0), default=0, help="seed of weights, shuffling and held-out splits")
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
     train.add_argument("--output", default=None, help="run directory (default: runs/<model>-<dataset>)")
     return train
@@ -172,7 +187,7 @@ def _add_sample(commands):
     condition.add_argument("--context-file", default=None, metavar="CSV",
                            help="context-conditioned runs: a CSV with the context columns; --num samples per row")
     sample.add_argument("--temperature", type=_number(float, 0.0), default=0.7, help="scales the base standard deviation")
-    sample.add_argument("--seed", type=int, default=0, help="sampling seed")
+    sample.add_argument("--seed", type=_number(int, 0), default=0, help="sampling seed")
     sample.add_argument("--out", default=None,
                         help="output file; its suffix picks the format: .png (image grid), .csv (vectors, with a header), "
                              ".npy (raw array) (default: RUN/samples.png or RUN/samples.csv)")
@@ -207,7 +222,7 @@ def _add_vocode(commands):
     vocode.add_argument("--sigma", type=_number(float, 0.0), default=0.6, help="latent standard deviation")
     vocode.add_argument("--denoise", type=_number(float, 0.0), default=0.0, help="denoiser strength (NVIDIA: 0.1)")
     vocode.add_argument("--resample", action="store_true", help="resample a WAV at another rate (default: refuse it)")
-    vocode.add_argument("--seed", type=int, default=0, help="sampling seed")
+    vocode.add_argument("--seed", type=_number(int, 0), default=0, help="sampling seed")
 
 
 SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export, _add_vocode)
@@ -264,6 +279,30 @@ def check_conditioning(args) -> str | None:
     return None
 
 
+def check_preset(args) -> str | None:
+    """A `--preset` that no model (or not the `--model` given) has: the message, or None."""
+    preset = getattr(args, "preset", None)
+    if preset is None or (args.model and preset in PRESETS[args.model]) or (
+            not args.model and any(preset in names for names in PRESETS.values())):
+        return None
+    if args.model:
+        return f"--preset {preset}: {args.model} has no such preset; expected one of {', '.join(PRESETS[args.model])}."
+    listed = "; ".join(f"{model}: {', '.join(names)}" for model, names in PRESETS.items())
+    return f"--preset {preset}: no model has this preset; {listed}."
+
+
+def check_levels(args) -> str | None:
+    """`--num-bins` declares the levels of the user's own images (`--data`), nothing else: the message, or None."""
+    if getattr(args, "num_bins", None) is None:
+        return None
+    if args.data is None:
+        return (f"--num-bins applies to your own images (--data PATH); the dataset {args.dataset or 'digits'} has fixed levels "
+                "(--n-bits reduces 8-bit TFDS images).")
+    if os.path.splitext(args.data)[1].lower() in TABLE_SUFFIXES:
+        return f"--num-bins applies to images; {args.data} is a table of continuous values."
+    return None
+
+
 def check_paths(args) -> str | None:
     """Mistakes in file arguments that need no TensorFlow: the message, or None."""
     output = getattr(args, "output", None)
@@ -272,6 +311,25 @@ def check_paths(args) -> str | None:
     data = getattr(args, "data", None)
     if data is not None and not os.path.exists(data):
         return f"--data {data}: no such file or folder."
+    if data is not None and os.path.isfile(data) and os.path.splitext(data)[1].lower() not in DATA_SUFFIXES:
+        return (f"--data {data}: unsupported file type {os.path.splitext(data)[1] or '(no suffix)'!r}; expected a folder "
+                "(images, or .wav files for waveglow), a .npy/.npz array or a .csv table.")
+    for flag, path in (("--data-dir", getattr(args, "data_dir", None)), ("--export-dir", getattr(args, "export_dir", None))):
+        if path is not None and os.path.exists(path) and not os.path.isdir(path):
+            return f"{flag} {path} is a file; expected a folder."
+    for flag, path in (("--context-file", getattr(args, "context_file", None)), ("--wav", getattr(args, "wav", None)),
+                       ("--mel", getattr(args, "mel", None))):
+        if path is not None and os.path.isdir(path):
+            return f"{flag} {path} is a folder; expected a file."
+        if path is not None and flag != "--context-file" and not os.path.exists(path):
+            return f"{flag} {path}: no such file."
+    png = getattr(args, "png", None)
+    if png is not None and (os.path.splitext(png)[1].lower() != ".png" or os.path.isdir(png)):
+        return f"--png {png}: expected a .png file name."
+    fractions = (getattr(args, "validation_fraction", 0.0) or 0.0) + (getattr(args, "test_fraction", 0.0) or 0.0)
+    if fractions >= 1.0:
+        return (f"--validation-fraction {args.validation_fraction} and --test-fraction {args.test_fraction} add up to "
+                f"{fractions:g}; they must leave examples to train on (sum < 1).")
     out = getattr(args, "out", None)
     if out is not None:
         suffix = os.path.splitext(out)[1].lower()
@@ -289,6 +347,8 @@ def check_run(args) -> str | None:
     run = getattr(args, "run", None)
     if run is None:
         return None
+    if os.path.isfile(run):
+        return f"--run {run} is a file; expected a run directory written by tfp-flows train."
     if not os.path.isdir(run):
         return f"run directory {os.path.abspath(run)} does not exist."
     if not os.path.exists(os.path.join(run, "config.json")):
@@ -319,7 +379,7 @@ def _native_stderr_silenced():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = check_paths(args) or check_conditioning(args) or check_run(args)
+    problem = check_paths(args) or check_preset(args) or check_levels(args) or check_conditioning(args) or check_run(args)
     if problem:
         print(f"tfp-flows: error: {problem}", file=sys.stderr)
         return 2
@@ -333,7 +393,7 @@ def main(argv=None) -> int:
         print("tfp-flows: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
     except commands.USER_ERRORS as error:
-        print(f"tfp-flows: error: {error}", file=sys.stderr)
+        print(f"tfp-flows: error: {in_words(error)}", file=sys.stderr)  # TensorFlow's errors without its internals
         return 2
 
 

@@ -46,7 +46,3 @@ __all__ = [
     "reverse_channels",
     "shuffle_channels",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

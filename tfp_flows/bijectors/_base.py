@@ -217,19 +217,26 @@ def maybe_check_finite(x: tf.Tensor, validate_args: bool, owner: str, what: str 
     return tf.debugging.check_numerics(x, message=f"{owner}: {what} must be finite (got NaN or Inf)")
 
 
-def as_parameter(value, name: str, dtype=None):
+def as_parameter(value, name: str, dtype=None, owner: str = "bijector"):
     """A bijector parameter kept as given, to be read when used (TFP's `convert_nonref_to_tensor`).
 
     Tensors, `tf.Variable`s and `tfp.util.DeferredTensor`s are kept as they are, so a
     bijector built once follows later `assign`s and gradients reach the variables. A
     `keras.Variable` is kept as the `tf.Variable` that holds its value (TFP and
     `tf.Module.trainable_variables` see `tf.Variable`s). Python numbers and arrays become
-    tensors (float32 unless `dtype` says otherwise; arrays keep their float dtype).
+    tensors (float32 unless `dtype` says otherwise; arrays keep their float dtype); anything
+    else is a `ValueError` naming `owner` and `name`.
     """
+    if value is None:
+        raise ValueError(f"{owner}: expected {name} as a real-valued array, tensor or variable, got None.")
     inner = getattr(value, "value", None)
     if isinstance(inner, tf.Variable) and not isinstance(value, tf.Variable):
         value = inner  # a keras.Variable (TensorFlow backend)
     if dtype is None and not tensor_util.is_ref(value) and not tf.is_tensor(value):
         dtype = getattr(value, "dtype", None)
         dtype = dtype if dtype is not None and tf.as_dtype(dtype).is_floating else tf.float32
-    return tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=name)
+    try:
+        return tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=name)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: expected {name} as a real-valued array, tensor or variable, got "
+                         f"{type(value).__name__} {value!r:.80}.") from None

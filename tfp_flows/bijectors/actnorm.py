@@ -43,8 +43,8 @@ class ActNorm(FusedBijector):
         if event_ndims not in (1, 2, 3):
             raise ValueError(f"ActNorm: expected event_ndims in (1, 2, 3), got {event_ndims!r}.")
         with tf.name_scope(name):
-            self._shift = as_parameter(shift, "shift")
-            self._log_scale = as_parameter(log_scale, "log_scale", dtype=self._shift.dtype)
+            self._shift = as_parameter(shift, "shift", owner="ActNorm")
+            self._log_scale = as_parameter(log_scale, "log_scale", dtype=self._shift.dtype, owner="ActNorm")
         if self._shift.shape.rank != 1 or self._log_scale.shape.rank != 1 or (
             self._shift.shape[0] is not None and self._shift.shape != self._log_scale.shape
         ):

@@ -5,6 +5,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.masks import Mask
 
@@ -61,8 +62,7 @@ class AffineCoupling(Coupling):
         parameters = dict(locals())
         if scale_fn not in SCALE_FUNCTIONS:
             raise ValueError(f"AffineCoupling: unknown scale_fn {scale_fn!r}; expected one of {SCALE_FUNCTIONS}.")
-        if not clamp > 0:
-            raise ValueError(f"AffineCoupling: expected clamp > 0, got {clamp!r}.")
+        _checks.number("AffineCoupling", "clamp", clamp, low=0.0, low_open=True)
         self._scale_fn = scale_fn
         self._clamp = float(clamp)
         super().__init__(

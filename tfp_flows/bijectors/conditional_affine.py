@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import (
     FusedBijector, broadcast_condition, call_folded, check_event_shape, maybe_check_finite, variables_of,
 )
@@ -46,9 +47,7 @@ class ConditionalAffine(FusedBijector):
         parameters = dict(locals())
         if not callable(param_fn):
             raise ValueError(f"ConditionalAffine: param_fn must be callable, got {param_fn!r}.")
-        event_shape = tuple(int(d) for d in event_shape)
-        if not event_shape or min(event_shape) < 1:
-            raise ValueError(f"ConditionalAffine: expected a non-empty event shape of positive sizes, got {event_shape}.")
+        event_shape = _checks.shape("ConditionalAffine", "event_shape", event_shape)
         self._param_fn = param_fn
         self._param_variables = variables_of(param_fn)  # listed in `trainable_variables`
         self._event_shape = event_shape

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import FusedBijector, broadcast_condition, call_folded, variables_of, check_event_shape, maybe_check_finite, zeros_over_batch
 from tfp_flows.bijectors.masks import Mask, make_mask
 
@@ -53,9 +54,9 @@ class Coupling(FusedBijector, abc.ABC):
         if not callable(conditioner):
             raise ValueError(f"{type(self).__name__}: conditioner must be callable, got {conditioner!r}.")
         self._conditioner = conditioner
-        self._conditional = bool(conditional)
+        self._conditional = _checks.boolean(type(self).__name__, "conditional", conditional)
         self._conditioner_variables = variables_of(conditioner)  # listed in `trainable_variables`
-        self._mask = make_mask(mask, event_shape, parity)
+        self._mask = make_mask(mask, event_shape, parity, owner=type(self).__name__)
         super().__init__(
             forward_min_event_ndims=len(self._mask.event_shape),
             is_constant_jacobian=is_constant_jacobian,

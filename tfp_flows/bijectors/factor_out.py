@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, broadcast_condition, call_folded, check_event_shape, maybe_check_finite, variables_of
 from tfp_flows.bijectors._walk import walk
 
@@ -68,11 +69,9 @@ class FactorOut(FusedBijector):
         parameters = dict(locals())
         if not isinstance(inner, tfb.Bijector):
             raise ValueError(f"FactorOut: inner must be a tfp.bijectors.Bijector, got {inner!r}.")
-        event_shape = tuple(int(d) for d in event_shape)
-        if len(event_shape) != 3 or min(event_shape) < 1:
-            raise ValueError(f"FactorOut: expected an image event shape (H, W, C), got {event_shape}.")
+        event_shape = _checks.shape("FactorOut", "event_shape", event_shape, ranks=(3,))
         height, width, channels = event_shape
-        num_factored = channels // 2 if num_factored is None else int(num_factored)
+        num_factored = channels // 2 if num_factored is None else _checks.integer("FactorOut", "num_factored", num_factored)
         if not 0 < num_factored < channels:
             raise ValueError(
                 f"FactorOut: expected 0 < num_factored < C = {channels} channels, got {num_factored} "

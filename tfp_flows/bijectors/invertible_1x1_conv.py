@@ -6,6 +6,7 @@ import scipy.linalg
 import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
 
 
@@ -65,26 +66,25 @@ class Invertible1x1Conv(FusedBijector):
             )
         if matrix is not None and given:
             raise ValueError(f"Invertible1x1Conv: pass `matrix` or the LU factors, not both (got matrix and {given}).")
-        if event_ndims < 1:
-            raise ValueError(f"Invertible1x1Conv: expected event_ndims >= 1, got {event_ndims!r}.")
+        _checks.integer("Invertible1x1Conv", "event_ndims", event_ndims)
         self._event_ndims = event_ndims
         self._is_lu = matrix is None
         with tf.name_scope(name):
             if self._is_lu:
                 # Kept as given (tensors or variables) and read when used.
-                self._log_scale = as_parameter(log_scale, "log_scale")
+                self._log_scale = as_parameter(log_scale, "log_scale", owner="Invertible1x1Conv")
                 dtype = self._log_scale.dtype
-                self._lower = as_parameter(lower, "lower", dtype)
-                self._upper = as_parameter(upper, "upper", dtype)
-                self._sign = as_parameter(sign, "sign", dtype)
-                self._permutation = as_parameter(permutation, "permutation", tf.int32)
+                self._lower = as_parameter(lower, "lower", dtype, owner="Invertible1x1Conv")
+                self._upper = as_parameter(upper, "upper", dtype, owner="Invertible1x1Conv")
+                self._sign = as_parameter(sign, "sign", dtype, owner="Invertible1x1Conv")
+                self._permutation = as_parameter(permutation, "permutation", tf.int32, owner="Invertible1x1Conv")
                 channels = self._log_scale.shape[-1]
                 self._check_parts(channels)
             else:
-                self._matrix = as_parameter(matrix, "matrix")
+                self._matrix = as_parameter(matrix, "matrix", owner="Invertible1x1Conv")
                 dtype = self._matrix.dtype
                 shape = self._matrix.shape
-                if shape.rank != 2 or shape[0] != shape[1]:
+                if shape.rank != 2 or shape[0] != shape[1] or shape[0] == 0:
                     raise ValueError(f"Invertible1x1Conv: matrix must be square (C, C), got shape {shape}.")
                 channels = shape[0]
         self._channels = channels

@@ -56,7 +56,7 @@ class ChannelMask(Mask):
     """Partition of the last axis; `conditioning[i]` is True where entry `i` belongs to `x_a`."""
 
     def __init__(self, event_shape: Sequence[int], conditioning: Sequence[bool]):
-        self.event_shape = _as_event_shape(event_shape)
+        self.event_shape = _as_event_shape(event_shape, "ChannelMask")
         conditioning = np.asarray(conditioning, dtype=bool)
         n = self.event_shape[-1]
         if conditioning.shape != (n,):
@@ -107,11 +107,12 @@ class CheckerboardMask(Mask):
     """Spatial checkerboard over `(H, W, C)` images: pixel `(i, j)` conditions when `(i + j) % 2 == parity`."""
 
     def __init__(self, event_shape: Sequence[int], parity: int = 0):
-        self.event_shape = _as_event_shape(event_shape)
+        self.event_shape = _as_event_shape(event_shape, "CheckerboardMask")
         if len(self.event_shape) != 3:
             raise ValueError(
                 f"CheckerboardMask: expected an image event shape (H, W, C), got {self.event_shape}."
             )
+        _check_parity(parity, "CheckerboardMask")
         height, width, _ = self.event_shape
         if height * width < 2:
             raise ValueError(f"CheckerboardMask: needs at least 2 pixels, got event shape {self.event_shape}.")
@@ -143,7 +144,7 @@ class CheckerboardMask(Mask):
         return tf.reduce_sum(transformed, axis=[-3, -2, -1])
 
 
-def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int = 0) -> Mask:
+def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int = 0, owner: str = "make_mask") -> Mask:
     """Builds a mask by name.
 
     Args:
@@ -153,49 +154,54 @@ def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int =
       event_shape: `(D,)` for vectors, `(H, W, C)` for images.
       parity: 0 or 1; 1 swaps the roles of the two parts, so alternating
         parity between successive couplings transforms every entry.
+      owner: who asks (a coupling's class name), for the error messages.
     """
     if isinstance(kind, Mask):
         if event_shape is not None and tuple(event_shape) != kind.event_shape:
             raise ValueError(
-                f"make_mask: the mask was built for event shape {kind.event_shape}, "
+                f"{owner}: the mask was built for event shape {kind.event_shape}, "
                 f"but event_shape={tuple(event_shape)} was given."
             )
         return kind
     if event_shape is None:
-        raise ValueError(f"make_mask: mask {kind!r} needs the event_shape, got None.")
-    event_shape = _as_event_shape(event_shape)
-    if parity not in (0, 1):
-        raise ValueError(f"make_mask: expected parity 0 or 1, got {parity!r}.")
+        raise ValueError(f"{owner}: mask {kind!r} needs the event_shape, got None.")
+    event_shape = _as_event_shape(event_shape, owner)
+    _check_parity(parity, owner)
     if kind == "checkerboard":
         return CheckerboardMask(event_shape, parity)
     n = event_shape[-1]
     if kind in ("channel", "halves"):
         if n < 2:
             raise ValueError(
-                f"make_mask: a {kind!r} mask needs at least 2 entries on the last axis, "
+                f"{owner}: a {kind!r} mask needs at least 2 entries on the last axis, "
                 f"got event shape {event_shape}."
             )
         pattern = np.arange(n) < n // 2
     elif kind == "odd_even":
         if n < 2:
             raise ValueError(
-                f"make_mask: an 'odd_even' mask needs at least 2 entries on the last axis, "
+                f"{owner}: an 'odd_even' mask needs at least 2 entries on the last axis, "
                 f"got event shape {event_shape}."
             )
         pattern = np.arange(n) % 2 == 0
     else:
-        raise ValueError(f"make_mask: unknown mask {kind!r}; expected one of {MASK_KINDS}.")
+        raise ValueError(f"{owner}: unknown mask {kind!r}; expected one of {MASK_KINDS}.")
     return ChannelMask(event_shape, pattern if parity == 0 else ~pattern)
 
 
-def _as_event_shape(event_shape) -> tuple[int, ...]:
+def _as_event_shape(event_shape, owner: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(d) for d in event_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"expected an event shape of positive integers, got {event_shape!r}.") from None
-    if not shape or any(d <= 0 for d in shape):
-        raise ValueError(f"expected an event shape of positive integers, got {event_shape!r}.")
+        raise ValueError(f"{owner}: expected event_shape as positive integers, got {event_shape!r}.") from None
+    if not shape or any(d <= 0 for d in shape) or isinstance(event_shape, str):
+        raise ValueError(f"{owner}: expected event_shape as positive integers, got {event_shape!r}.")
     return shape
+
+
+def _check_parity(parity, owner: str) -> None:
+    if isinstance(parity, bool) or parity not in (0, 1) or not isinstance(parity, (int, np.integer)):
+        raise ValueError(f"{owner}: expected parity 0 or 1, got {parity!r}.")
 
 
 def _is_range(order: np.ndarray, start: int, stop: int) -> bool:

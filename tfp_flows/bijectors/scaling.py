@@ -30,7 +30,7 @@ class Scaling(FusedBijector):
     def __init__(self, log_scale, validate_args: bool = False, name: str = "scaling"):
         parameters = dict(locals())
         with tf.name_scope(name):
-            self._log_scale = as_parameter(log_scale, "log_scale")  # read when used
+            self._log_scale = as_parameter(log_scale, "log_scale", owner="Scaling")  # read when used
         if self._log_scale.shape.rank in (None, 0):
             raise ValueError(
                 f"Scaling: log_scale must have the event shape (rank >= 1), got shape {self._log_scale.shape}."

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.masks import Mask
 
@@ -70,6 +71,8 @@ class SplineCoupling(Coupling):
     ):
         parameters = dict(locals())
         check_spline_knobs(spline_bins, spline_bound, "SplineCoupling")
+        _checks.number("SplineCoupling", "min_bin_size", min_bin_size)
+        _checks.number("SplineCoupling", "min_slope", min_slope)
         if not 0 < min_bin_size < 1.0 / spline_bins:
             raise ValueError(
                 f"SplineCoupling: expected 0 < min_bin_size < 1/spline_bins = {1.0 / spline_bins:g}, got {min_bin_size!r}."

@@ -1,8 +1,10 @@
 """The work behind each `tfp-flows` subcommand (imported lazily by `cli.py`: it loads TensorFlow).
 
 One function per subcommand, `name(args) -> exit code`; errors a user can fix are the
-`USER_ERRORS` and are printed as one line.
+`USER_ERRORS` and are printed as one line (TensorFlow's without its internals: `tfp_flows._messages`).
 """
+import tensorflow as tf
+
 from tfp_flows import data
 from tfp_flows.commands.evaluation import evaluate, score
 from tfp_flows.commands.exporting import export
@@ -10,7 +12,8 @@ from tfp_flows.commands.sampling import sample
 from tfp_flows.commands.train import build_model, train
 from tfp_flows.training import RunError
 
-USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError)  # OSError: existing export, permissions, disk
+# OSError: existing export, permissions, disk; TensorFlow's errors are printed by `_messages.in_words`.
+USER_ERRORS = (ValueError, RunError, data.DatasetUnavailableError, OSError, tf.errors.OpError)
 
 
 def vocode(args) -> int:

@@ -13,8 +13,11 @@ SPLITS_FILE = "splits.json"  # the held-out assignment of own data, fixed when t
 
 def data_options(config: dict) -> dict:
     """The `data.load`/`data.info` options a run was trained with (older runs lack some)."""
-    return dict(n_bits=config.get("n_bits"), image_size=config.get("image_size"), columns=config.get("columns"),
-                data_dir=config.get("data_dir"), context_columns=config.get("context_columns"))
+    options = dict(n_bits=config.get("n_bits"), image_size=config.get("image_size"), columns=config.get("columns"),
+                   data_dir=config.get("data_dir"), context_columns=config.get("context_columns"))
+    if config.get("num_bins") is not None:  # runs on own images with --num-bins
+        options["num_bins"] = config["num_bins"]
+    return options
 
 
 def load_options(config: dict, run: RunDir) -> dict:

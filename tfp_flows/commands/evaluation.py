@@ -109,10 +109,10 @@ def score(args) -> int:
             f"{args.data} holds {own.info.kind} of shape {own.info.event_shape}, but the run models {modelled} of shape "
             f"{model.event_shape}" + (" (pass images of the run's size, or train with --image-size)" if own.info.kind == modelled == "images" else "") + "."
         )
-    # Arrays hold levels as they are: those of a run with another number of levels (the digits' 0..16) fit if in range.
-    fits = kind == "arrays" and model.num_bins is not None and int(own.examples.max()) < model.num_bins
-    if own.info.num_bins is not None and own.info.num_bins != model.num_bins and not fits:
-        raise ValueError(f"{args.data} has {own.info.num_bins} levels per pixel, the run models {model.num_bins}.")
+    # Images hold levels as they are (reduced by the run's --n-bits): any that the run models fit (the digits' 0..16).
+    if modelled == "images" and int(own.examples.max()) >= model.num_bins:
+        raise ValueError(f"{args.data} has image values up to {int(own.examples.max())}, but the run models "
+                         f"{model.num_bins} levels (0..{model.num_bins - 1}).")
     names = conditioning.class_names(config, model)
     labels = _run_labels(own, names, args.data, kind) if conditioning.num_classes(model) else None
     parts = tuple(p for p in (own.examples, labels, own.context) if p is not None)

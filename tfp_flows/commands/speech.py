@@ -17,34 +17,45 @@ from tfp_flows.data import audio as audio_lib
 from tfp_flows.commands._runs import report_divergence, resume_state
 from tfp_flows.training import RunCheckpoint, RunDir, RunError
 
-# Defaults of `tfp-flows train` that suit images but not a vocoder on a CPU: replaced when left as they are.
-WAVEGLOW_DEFAULTS = dict(dataset="speech", preset="small", epochs=10, batch_size=8, learning_rate=None)
+# WaveGlow's defaults for the options `tfp-flows train` leaves unset (None): a vocoder on a CPU, not an image model.
+WAVEGLOW_DEFAULTS = dict(dataset="speech", preset="small", epochs=10, batch_size=8)
 _RUN_IDENTITY = ("model", "preset", "dataset", "segment_length")
 
 
-def _parser_defaults() -> dict:
-    from tfp_flows.cli import build_parser
-
-    return vars(build_parser().parse_args(["train"]))
-
-
 def _resolve(args) -> dict:
-    """The run's settings: the CLI's image-oriented defaults swapped for WaveGlow's."""
-    defaults = _parser_defaults()
-    given = lambda name: getattr(args, name, None) is not None and getattr(args, name) != defaults.get(name)  # noqa: E731
-    dataset = getattr(args, "data", None) or (args.dataset if given("dataset") else WAVEGLOW_DEFAULTS["dataset"])
-    preset = args.preset or WAVEGLOW_DEFAULTS["preset"]
+    """The run's settings: the options given, WaveGlow's defaults for the rest (the learning rate: the preset's)."""
+    def given_or_default(name):
+        value = getattr(args, name, None)
+        return WAVEGLOW_DEFAULTS[name] if value is None else value
+
+    dataset = getattr(args, "data", None) or given_or_default("dataset")
+    preset = given_or_default("preset")
     if preset not in models.WaveGlow.presets():
         raise ValueError(f"unknown WaveGlow preset {preset!r}; expected one of {sorted(models.WaveGlow.presets())}.")
     settings = models.WaveGlow.presets()[preset]
+    _check_sample_rate(preset, str(dataset))
     return dict(
         model="waveglow", preset=preset, dataset=str(dataset), segment_length=settings["segment_length"],
-        batch_size=args.batch_size if given("batch_size") else WAVEGLOW_DEFAULTS["batch_size"],
-        epochs=args.epochs if given("epochs") else WAVEGLOW_DEFAULTS["epochs"],
-        learning_rate=args.learning_rate if given("learning_rate") else settings["learning_rate"],
+        batch_size=given_or_default("batch_size"), epochs=given_or_default("epochs"),
+        learning_rate=settings["learning_rate"] if args.learning_rate is None else args.learning_rate,
         warmup_steps=args.warmup_steps, seed=args.seed, jit=bool(args.jit), n_bits=None,
         data_dir=getattr(args, "data_dir", None),
     )
+
+
+def _check_sample_rate(preset: str, dataset: str) -> None:
+    """A preset's mels need audio at its sample rate: say which presets fit the data when this one does not."""
+    presets = models.WaveGlow.presets()
+    wanted, rate = presets[preset]["sample_rate"], data.native_sample_rate(dataset)
+    if rate is None or rate == wanted:
+        return
+    fitting = [name for name, settings in presets.items() if settings["sample_rate"] == rate]
+    what = os.path.basename(dataset.rstrip(os.sep)) if os.sep in dataset else f"the {dataset} corpus"
+    advice = (f"use --preset {' or '.join(fitting)}" if fitting else
+              f"no preset is for {rate} Hz: resample the files to {wanted} Hz (e.g. `sox in.wav -r {wanted} out.wav`)")
+    purpose = " (a preset for unit tests)" if preset == "tiny" else ""
+    raise ValueError(f"--preset {preset}: WaveGlow's {preset!r} preset{purpose} computes mels of {wanted} Hz audio, but "
+                     f"{what} is {rate} Hz; {advice}.")
 
 
 def _mel_config(preset: str) -> audio_lib.MelConfig:

@@ -12,7 +12,7 @@ from tfp_flows.data import splits as splits_lib
 from tfp_flows.training import EMAWeights, RunCheckpoint, RunDir, SampleGrid, uses_ema
 
 # What must match for a rerun to resume a run (anything else may change between runs).
-_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "image_size", "columns", "coupling", "dequantization",
+_RUN_IDENTITY = ("model", "preset", "dataset", "n_bits", "num_bins", "image_size", "columns", "coupling", "dequantization",
                  "num_classes", "context_columns", "condition_couplings", "weight_y")
 _OWN = ("folder", "arrays", "table")
 
@@ -114,9 +114,12 @@ def train(args) -> int:
         raise ValueError(f"--context-columns applies to CSV tables (--data FILE.csv), not to {_short_name(dataset, kind)}; "
                          "condition images on their class labels with --conditional.")
     # Reads and checks all of the data (own files) before anything is written.
+    num_bins = getattr(args, "num_bins", None)
     info_options = dict(image_size=args.image_size, columns=args.columns, data_dir=args.data_dir)
     if kind in _OWN:
         info_options.pop("data_dir")
+        if num_bins is not None:
+            info_options["num_bins"] = num_bins
     if context_columns:
         info_options["context_columns"] = context_columns
     info = data.info(dataset, args.n_bits, **info_options)
@@ -127,6 +130,8 @@ def train(args) -> int:
         args.epochs = 30 if dataset == "digits" else 100
     if args.batch_size is None:
         args.batch_size = 64 if dataset == "digits" else 128
+    if args.learning_rate is None:
+        args.learning_rate = 1e-3
     if info.kind == "vectors" and model_name in ("glow", "jet"):
         raise ValueError(f"{dataset} holds vectors {info.event_shape}; {model_name} models images. Use --model realnvp (default) or nice.")
     _check_conditioning(args, dataset, kind, info, model_name)
@@ -141,9 +146,11 @@ def train(args) -> int:
         raise ValueError(f"{model_cls.__name__} preset {preset!r} does not fit {info.kind} {info.event_shape}; use {wanted}.")
     if args.flip and info.kind != "images":
         raise ValueError("--flip applies to images, not vectors.")
+    print(_levels(info, dataset, kind, args), flush=True)
     run = RunDir(args.output or os.path.join("runs", f"{model_name}-{_short_name(dataset, kind)}"))
     config = dict(
-        model=model_name, preset=preset, dataset=dataset, n_bits=args.n_bits, image_size=args.image_size, columns=args.columns,
+        model=model_name, preset=preset, dataset=dataset, n_bits=args.n_bits, num_bins=num_bins, image_size=args.image_size,
+        columns=args.columns,
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, flip=args.flip,
         data_dir=args.data_dir, seed=args.seed, jit=args.jit, kind=info.kind, feature_columns=list(info.columns),
         validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
@@ -162,12 +169,13 @@ def train(args) -> int:
         load["with_labels"] = True
     assignment = None
     if kind in _OWN:
-        own = data.read(dataset, image_size=args.image_size, columns=args.columns, n_bits=args.n_bits, context_columns=context_columns)
+        own = data.read(dataset, image_size=args.image_size, columns=args.columns, n_bits=args.n_bits, context_columns=context_columns,
+                        num_bins=num_bins)
         if run.exists and os.path.exists(run.file(SPLITS_FILE)):
             assignment = splits_lib.read(run.file(SPLITS_FILE))  # a resumed run keeps its splits
         else:
             assignment = own.assignment(args.validation_fraction, args.test_fraction, args.seed)
-        load.update(columns=args.columns, splits=assignment)
+        load.update(columns=args.columns, splits=assignment, num_bins=num_bins)
         if context_columns:
             load["context_columns"] = context_columns
     else:
@@ -226,6 +234,29 @@ def train(args) -> int:
     print(f"Done: {state['epoch']} epochs; best validation bits/dim {state['best_bits_per_dim']:.4f} at epoch "
           f"{state['best_epoch']}; checkpoints{', samples' if info.kind == 'images' else ''} and logs in {run.path}")
     return 0
+
+
+def _levels(info: data.DatasetInfo, dataset: str, kind: str, args) -> str:
+    """The number of levels modelled and why, and a hint when integer images use far fewer than that."""
+    if info.num_bins is None:
+        return "Levels: none, the values are continuous (vectors)."
+    if kind == "digits":
+        why = "the digits' levels 0..16"
+    elif getattr(args, "num_bins", None) is not None:
+        why = f"--num-bins {args.num_bins}"
+    elif args.n_bits is not None:
+        why = f"--n-bits {args.n_bits}: 8-bit values reduced to {args.n_bits} bits"
+    elif kind in _OWN:
+        why = "integer images are taken as 8-bit; --num-bins N for data with N levels"
+    else:
+        why = "8-bit images"
+    line = f"Levels: {info.num_bins} per value ({why})."
+    if kind in _OWN and getattr(args, "num_bins", None) is None and args.n_bits is None:
+        used = int(data.read(dataset, image_size=args.image_size).examples.max()) + 1  # read (and cached) by data.info
+        if used <= info.num_bins // 4:  # e.g. the digits' 0..16 read as 8-bit: bits/dim would count 239 empty levels
+            line += (f" {_short_name(dataset, kind)} only uses levels 0..{used - 1}: if it has {used} levels, pass "
+                     f"--num-bins {used} (bits/dim count against the levels modelled).")
+    return line
 
 
 def _decay_steps(args, train_ds) -> int | None:

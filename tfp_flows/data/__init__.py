@@ -8,6 +8,7 @@ from tfp_flows.data import splits
 from tfp_flows.data.audio import (
     MelConfig, audio_to_float, griffin_lim, log_mel_l1, mel_spectrogram, read_wav, write_wav,
 )
+from tfp_flows.data.audio_datasets import native_sample_rate
 from tfp_flows.data.in_memory import InMemoryData
 from tfp_flows.data.info import DatasetInfo
 from tfp_flows.data.pipeline import DATASETS, info, kind_of, load, read
@@ -15,9 +16,5 @@ from tfp_flows.data.tfds_datasets import DatasetUnavailableError
 
 __all__ = [
     "DATASETS", "DatasetInfo", "DatasetUnavailableError", "InMemoryData", "MelConfig", "audio_to_float", "griffin_lim",
-    "info", "kind_of", "load", "log_mel_l1", "mel_spectrogram", "read", "read_wav", "splits", "write_wav",
+    "info", "kind_of", "load", "log_mel_l1", "mel_spectrogram", "native_sample_rate", "read", "read_wav", "splits", "write_wav",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import wave
 
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows import _messages
 from tfp_flows.data import speech, wav_folder
 from tfp_flows.data.audio import MelConfig, audio_to_float, mel_spectrogram
 
@@ -44,6 +46,21 @@ class AudioDatasetInfo:
     @property
     def event_shape(self) -> tuple[int | None]:
         return (self.segment_length,)
+
+
+def native_sample_rate(name) -> int | None:
+    """The sample rate an audio source comes at (a WAV folder: its first file's), or None when it is not audio or unreadable."""
+    if name == "speech":
+        return speech.SAMPLE_RATE
+    if name == "ljspeech":
+        return LJSPEECH_SAMPLE_RATE
+    if not wav_folder.is_wav_folder(name):
+        return None
+    try:
+        with wave.open(wav_folder.wav_files(os.fspath(name))[0], "rb") as handle:
+            return handle.getframerate()
+    except (wave.Error, EOFError, OSError):
+        return None  # the file is named when the data is read
 
 
 def is_audio_source(name) -> bool:
@@ -192,7 +209,7 @@ def _ljspeech(split, config, data_dir, download, shuffle_files) -> tf.data.Datas
         where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
         raise DatasetUnavailableError(
             f"dataset 'ljspeech' is not prepared in {where} and could not be downloaded ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). Prepare it on a machine with internet "
+            f"{_messages.reason(error)}). Prepare it on a machine with internet "
             "access with `tfds build ljspeech --data_dir DIR` and pass data_dir=DIR, or point at a folder of "
             "its .wav files."
         ) from None

@@ -8,7 +8,8 @@ dropped, and the dataset is grey (`C = 1`) when every image is grey (one channel
 R = G = B), else RGB with grey images repeated over three channels. With `image_size`
 each image is centre-cropped to a square and resized (area averaging) to
 `image_size x image_size`; without it all images must have the same size. `n_bits`
-reduces the 8-bit values to `2**n_bits` levels as openai/glow does.
+reduces the 8-bit values to `2**n_bits` levels as openai/glow does; `num_bins` says
+how many levels the images hold instead (every value must lie below it).
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows import _messages
+
+from tfp_flows.data.arrays import check_levels
 from tfp_flows.data.in_memory import InMemoryData
 from tfp_flows.data.info import DatasetInfo
 
@@ -52,9 +56,9 @@ def decode(path: str) -> np.ndarray:
         image = tf.io.decode_image(raw, expand_animations=False).numpy()
     except OSError as error:
         raise ValueError(f"cannot read image {path}: {error.strerror or error}.") from None
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-        detail = str(getattr(error, "message", error)).strip().splitlines()[0]
-        raise ValueError(f"cannot decode image {path} ({detail}): is it truncated or not an image?") from None
+    except tf.errors.OpError as error:
+        raise ValueError(f"cannot decode image {path}: {_why_undecodable(raw, error)}; replace it with a readable "
+                         "image or move it out of the folder.") from None
     if image.dtype != np.uint8:  # 16-bit PNGs
         image = (image.astype(np.float64) / np.iinfo(image.dtype).max * 255).round().astype(np.uint8)
     if image.shape[-1] in (2, 4):  # grey+alpha, RGBA
@@ -62,6 +66,19 @@ def decode(path: str) -> np.ndarray:
     if image.size == 0:
         raise ValueError(f"image {path} is empty ({image.shape[1]}x{image.shape[0]} pixels).")
     return image
+
+
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP"}
+
+
+def _why_undecodable(raw: bytes, error) -> str:
+    """Why TensorFlow could not decode the bytes of an image file, in words (the file's start tells its format)."""
+    if not raw:
+        return "the file is empty (0 bytes)"
+    kind = next((name for signature, name in _SIGNATURES.items() if raw.startswith(signature)), None)
+    if kind is None:
+        return f"it is not a PNG, JPEG, BMP or GIF image (its first bytes are {raw[:8]!r})"
+    return f"its {kind} data is truncated or corrupt ({_messages.reason(error)})"
 
 
 def _crop_and_resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -79,7 +96,7 @@ def _is_grey(image: np.ndarray) -> bool:
     return image.shape[-1] == 1 or bool(np.all(image[..., 0] == image[..., 1]) and np.all(image[..., 1] == image[..., 2]))
 
 
-def read(root: str, image_size: int | None = None, n_bits: int = 8) -> InMemoryData:
+def read(root: str, image_size: int | None = None, n_bits: int = 8, num_bins: int | None = None) -> InMemoryData:
     """Decodes every image under `root` (checked, cropped/resized) into one uint8 array."""
     if image_size is not None and (not isinstance(image_size, (int, np.integer)) or image_size < 1):
         raise ValueError(f"expected image_size as an integer >= 1, got {image_size!r}.")
@@ -103,6 +120,7 @@ def read(root: str, image_size: int | None = None, n_bits: int = 8) -> InMemoryD
     grey = all(_is_grey(image) for image in images)
     channels = 1 if grey else 3
     stacked = np.stack([image[..., :1] if grey else (np.repeat(image, 3, -1) if image.shape[-1] == 1 else image) for image in images])
+    check_levels(stacked, num_bins, root)
     if n_bits < 8:
         stacked = stacked // np.uint8(2 ** (8 - n_bits))
     labels = None
@@ -110,7 +128,7 @@ def read(root: str, image_size: int | None = None, n_bits: int = 8) -> InMemoryD
         ids = {name: i for i, name in enumerate(class_names)}
         labels = np.array([ids[p.split(os.sep, 1)[0]] for p in paths], np.int32)
     info = DatasetInfo(
-        name=root, event_shape=tuple(int(d) for d in stacked.shape[1:3]) + (channels,), num_bins=2**n_bits,
+        name=root, event_shape=tuple(int(d) for d in stacked.shape[1:3]) + (channels,), num_bins=num_bins or 2**n_bits,
         class_names=tuple(class_names), num_examples=len(paths),
     )
     return InMemoryData(info=info, examples=stacked, keys=tuple(p.replace(os.sep, "/") for p in paths), labels=labels)

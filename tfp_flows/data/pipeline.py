@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.data import (
     arrays, audio_datasets, digits, image_folder, splits as splits_lib, tabular, tfds_datasets, user_dataset,
 )
@@ -55,12 +56,14 @@ def kind_of(name) -> str:
 
 
 def read(path, *, image_size: int | None = None, columns: Sequence[str] | None = None, n_bits: int | None = None,
-         context_columns: Sequence[str] | None = None) -> InMemoryData:
+         context_columns: Sequence[str] | None = None, num_bins: int | None = None) -> InMemoryData:
     """Reads and checks a folder of images, a `.npy`/`.npz` or a CSV into memory (cached per file version).
 
     Any problem (unreadable image, mixed sizes, non-numeric cell, wrong rank) is a
     `ValueError` naming the file (and line and column). `context_columns` (CSV) are read
-    apart as the context of a conditional density (`InMemoryData.context`).
+    apart as the context of a conditional density (`InMemoryData.context`). Images have
+    `num_bins` levels: 256 (8-bit) unless `n_bits` reduces them or `num_bins` says how many
+    levels the integers hold (17 for the digits' 0..16; every value must lie below it).
     """
     path = os.fspath(path)
     kind = kind_of(path)
@@ -73,21 +76,23 @@ def read(path, *, image_size: int | None = None, columns: Sequence[str] | None =
     if kind != "table" and context_columns is not None:
         raise ValueError(f"context_columns applies to tables (CSV), not to {path}; a folder of images or an array "
                          "is conditioned on its class labels (with_labels=True) instead.")
-    if kind == "table" and n_bits is not None:
-        raise ValueError(f"n_bits applies to images, not to the continuous table {path}.")
+    if kind == "table" and (n_bits is not None or num_bins is not None):
+        raise ValueError(f"{'n_bits' if n_bits is not None else 'num_bins'} applies to images, not to the continuous table {path}.")
+    _check_num_bins(num_bins, n_bits)
     columns = tuple(columns) if columns is not None and not isinstance(columns, str) else columns
     if context_columns is not None and not isinstance(context_columns, str):
         context_columns = tuple(context_columns)
-    return _read_cached(os.path.abspath(path), _signature(path), kind, image_size, columns, _check_bits(n_bits), context_columns)
+    return _read_cached(os.path.abspath(path), _signature(path), kind, image_size, columns, _check_bits(n_bits), context_columns,
+                        num_bins)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_cached(path, signature, kind, image_size, columns, n_bits, context_columns=None) -> InMemoryData:
+def _read_cached(path, signature, kind, image_size, columns, n_bits, context_columns=None, num_bins=None) -> InMemoryData:
     del signature  # part of the cache key only: a changed file is read again
     if kind == "folder":
-        data = image_folder.read(path, image_size, n_bits)
+        data = image_folder.read(path, image_size, n_bits, num_bins)
     elif kind == "arrays":
-        data = arrays.read(path, n_bits)
+        data = arrays.read(path, n_bits, num_bins)
     else:
         data = tabular.read(path, columns, context_columns)
     if data.info.kind == "images" and min(data.info.event_shape[:2]) < 1:
@@ -103,9 +108,16 @@ def _signature(path: str) -> tuple:
 
 
 def info(name, n_bits: int | None = None, *, image_size: int | None = None, columns: Sequence[str] | None = None,
-         data_dir: str | None = None, context_columns: Sequence[str] | None = None, **audio_options) -> DatasetInfo:
-    """Event shape, `num_bins` (None for continuous vectors), splits, class names (`num_classes`) and context columns."""
+         data_dir: str | None = None, context_columns: Sequence[str] | None = None, num_bins: int | None = None,
+         **audio_options) -> DatasetInfo:
+    """Event shape, `num_bins` (None for continuous vectors), splits, class names (`num_classes`) and context columns.
+
+    `num_bins` declares the levels of your own integer images (folders, `.npy`/`.npz`,
+    a `tf.data.Dataset`); without it (and without `n_bits`) they are taken as 8-bit, 256.
+    """
     if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
+        if num_bins is not None:
+            raise ValueError(f"num_bins applies to images; the audio dataset {_label(name)} has 16-bit samples.")
         return audio_datasets.info(name, **audio_options)
     if audio_options:
         raise TypeError(f"info: unexpected arguments {sorted(audio_options)} for the dataset {_label(name)}.")
@@ -115,6 +127,7 @@ def info(name, n_bits: int | None = None, *, image_size: int | None = None, colu
         raise ValueError(f"{what} applies to tables (CSV), not to {_label(name)}.")
     if kind in ("digits", "tfds", "dataset") and image_size is not None:
         raise ValueError(f"image_size applies to folders of images and other TFDS datasets; {_label(name)} has a fixed size.")
+    _check_num_bins(num_bins, n_bits, kind, name)
     if kind == "digits":
         if n_bits is not None:
             raise ValueError("digits: n_bits does not apply (the digits have 17 levels, 0..16).")
@@ -122,10 +135,10 @@ def info(name, n_bits: int | None = None, *, image_size: int | None = None, colu
     if kind == "tfds":
         return tfds_datasets.info(name, _check_bits(n_bits))
     if kind == "dataset":
-        return user_dataset.info(name, _check_bits(n_bits))
+        return user_dataset.info(name, _check_bits(n_bits), num_bins)
     if kind == "tfds_generic":
         return tfds_datasets.info(name, _check_bits(n_bits), _generic(name, data_dir, image_size))
-    return read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns).info
+    return read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns, num_bins=num_bins).info
 
 
 def load(
@@ -135,6 +148,7 @@ def load(
     *,
     shuffle: bool | None = None,
     n_bits: int | None = None,
+    num_bins: int | None = None,
     flip: bool = False,
     data_dir: str | None = None,
     download: bool = True,
@@ -165,6 +179,9 @@ def load(
       shuffle: shuffle examples (default: for the train split only).
       n_bits: reduce 8-bit images to `n_bits` bits as openai/glow does
         (`x // 2**(8 - n_bits)`; `num_bins = 2**n_bits`).
+      num_bins: the number of levels your own integer images hold, 2..256 (folders,
+        `.npy`/`.npz`, datasets): values must lie in `[0, num_bins)`. Default: 256 (8-bit),
+        or `2**n_bits`. An array of the digits' levels 0..16 is `num_bins=17`.
       flip: random horizontal flips (data augmentation, images).
       data_dir: where TFDS data lives (pre-downloaded with `tfds build`).
       download: let TFDS download missing data (one attempt); either way missing data that
@@ -189,10 +206,22 @@ def load(
     Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
     see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
     """
+    for flag, value in dict(flip=flip, download=download, repeat=repeat, drop_remainder=drop_remainder, with_labels=with_labels).items():
+        _checks.boolean("load", flag, value)
+    if shuffle is not None:
+        _checks.boolean("load", "shuffle", shuffle)
+    if seed is not None:
+        _checks.integer("load", "seed", seed, minimum=0)
+    _checks.integer("load", "split_seed", split_seed, minimum=0)
+    if splits is not None and not isinstance(splits, (dict, str, os.PathLike)):
+        raise ValueError(f"load: expected splits as a dict from data.splits.holdout or the path of a saved one, got {splits!r}.")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise ValueError(f"load: expected data_dir as a folder path, got {data_dir!r}.")
     if audio_datasets.is_audio_source(name):
-        if n_bits is not None or flip or image_size is not None or columns is not None or with_labels or context_columns is not None:
+        if (n_bits is not None or num_bins is not None or flip or image_size is not None or columns is not None or with_labels
+                or context_columns is not None):
             raise ValueError(
-                f"load: n_bits and flip apply to images (image_size, columns, with_labels, context_columns to images and tables), "
+                f"load: n_bits, num_bins and flip apply to images (image_size, columns, with_labels, context_columns to images and tables), "
                 f"not to the audio dataset {name!r}."
             )
         return audio_datasets.load(
@@ -209,6 +238,7 @@ def load(
     if context_columns is not None and kind != "table":
         raise ValueError(f"load: context_columns applies to tables (CSV), not to {_label(name)}; images are conditioned on "
                          "their class labels (with_labels=True) instead.")
+    _check_num_bins(num_bins, n_bits, kind, name)
     if kind == "digits":
         if n_bits is not None:
             raise ValueError("load: n_bits does not apply to digits (17 levels, 0..16).")
@@ -226,9 +256,10 @@ def load(
             reduce = lambda x: x // (2 ** (8 - bits))  # noqa: E731
             ds = ds.map((lambda x, l: (reduce(x), l)) if with_labels else reduce, num_parallel_calls=tf.data.AUTOTUNE)
     elif kind == "dataset":
-        ds = user_dataset.split(name, split, _check_bits(n_bits), with_labels, validation_fraction, test_fraction, split_seed)
+        ds = user_dataset.split(name, split, _check_bits(n_bits), with_labels, validation_fraction, test_fraction, split_seed,
+                                num_bins)
     else:
-        own = read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns)
+        own = read(name, image_size=image_size, columns=columns, n_bits=n_bits, context_columns=context_columns, num_bins=num_bins)
         if isinstance(splits, (str, os.PathLike)):
             splits = splits_lib.read(os.fspath(splits))
         assignment = splits if splits is not None else own.assignment(validation_fraction, test_fraction, split_seed)
@@ -238,7 +269,7 @@ def load(
         ds = own.dataset(indices, with_labels)
         buffer = len(indices)
     if flip:
-        if info(name, n_bits, image_size=image_size, columns=columns, data_dir=data_dir).kind != "images":
+        if info(name, n_bits, image_size=image_size, columns=columns, data_dir=data_dir, num_bins=num_bins).kind != "images":
             raise ValueError("load: flip applies to images, not vectors.")
         flip_fn = lambda x: tf.image.random_flip_left_right(x, seed=seed)  # noqa: E731
         ds = ds.map((lambda x, l: (flip_fn(x), l)) if with_labels else flip_fn, num_parallel_calls=tf.data.AUTOTUNE)
@@ -260,6 +291,21 @@ def _generic(name: str, data_dir, image_size):
             f"unknown dataset {name!r}: not one of {DATASETS}, an existing file or folder, nor a TFDS dataset name."
         )
     return source
+
+
+def _check_num_bins(num_bins, n_bits, kind: str | None = None, name=None) -> None:
+    """`num_bins` is for the levels of users' own integer images, instead of `n_bits`."""
+    if num_bins is None:
+        return
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or not 2 <= num_bins <= 256:
+        raise ValueError(f"expected num_bins as an integer in 2..256 (the levels of integer images), got {num_bins!r}.")
+    if n_bits is not None:
+        raise ValueError(f"pass n_bits (reduces 8-bit images to 2**n_bits levels) or num_bins (the levels your images hold), "
+                         f"not both; got n_bits={n_bits!r}, num_bins={num_bins!r}.")
+    if kind in ("digits", "tfds", "tfds_generic"):
+        fixed = "17 levels, 0..16" if kind == "digits" else "8-bit images: reduce them with n_bits"
+        raise ValueError(f"num_bins applies to your own images (a folder, .npy/.npz or tf.data.Dataset); {_label(name)} has "
+                         f"fixed levels ({fixed}).")
 
 
 def _check_bits(n_bits):

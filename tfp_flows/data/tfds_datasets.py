@@ -19,6 +19,7 @@ import shutil
 
 import tensorflow as tf
 
+from tfp_flows import _messages
 from tfp_flows.data.info import DatasetInfo
 
 
@@ -68,7 +69,7 @@ def generic_source(name: str, data_dir: str | None = None, image_size: int | Non
     except tfds.core.registered.DatasetNotFoundError:
         return None
     except Exception as error:  # e.g. a dataset whose code needs an optional package
-        raise ValueError(f"TFDS dataset {name!r} cannot be used: {type(error).__name__}: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"TFDS dataset {name!r} cannot be used: {type(error).__name__}: {_messages.reason(error)}") from None
     features = builder.info.features
     images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)] if hasattr(features, "items") else []
     if not images:
@@ -132,7 +133,7 @@ def load_split(name: str, split: str, data_dir: str | None, download: bool, shuf
         where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
         raise DatasetUnavailableError(
             f"dataset {name!r} (TFDS {source.tfds_name!r}) is not prepared in {where} and could not be downloaded "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}). Prepare it on a "
+            f"({type(error).__name__}: {_messages.reason(error)}). Prepare it on a "
             f"machine with internet access with `tfds build {source.tfds_name} --data_dir DIR` and pass data_dir=DIR "
             "(tfp-flows: --data-dir DIR)."
         ) from None

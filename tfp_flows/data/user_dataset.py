@@ -1,6 +1,6 @@
 """A `tf.data.Dataset` passed in by the user: unbatched images or vectors, split by a seeded hash of the position.
 
-Elements are images `[H, W, C]` (integers; `num_bins = 256`, or `2**n_bits`), vectors
+Elements are images `[H, W, C]` (integers; `num_bins = 256`, `2**n_bits` or the `num_bins` given), vectors
 `[D]` (floats; continuous), dicts with an `image` entry (and optional `label`), or
 `(example, label)` pairs. A dataset has no splits of its own here: element `i` goes to
 validation, test or train by a stateless uniform draw seeded with `(seed, i)`, so the
@@ -27,7 +27,7 @@ def _parts(spec):
     return spec, None
 
 
-def info(ds: tf.data.Dataset, n_bits: int = 8) -> DatasetInfo:
+def info(ds: tf.data.Dataset, n_bits: int = 8, num_bins: int | None = None) -> DatasetInfo:
     example, _ = _parts(ds.element_spec)
     if not isinstance(example, tf.TensorSpec) or not example.shape.is_fully_defined():
         raise ValueError(
@@ -36,8 +36,10 @@ def info(ds: tf.data.Dataset, n_bits: int = 8) -> DatasetInfo:
         )
     shape = tuple(int(d) for d in example.shape)
     if len(shape) == 3 and (example.dtype.is_integer or example.dtype == tf.uint8):
-        return DatasetInfo(name="dataset", event_shape=shape, num_bins=2**n_bits)
+        return DatasetInfo(name="dataset", event_shape=shape, num_bins=num_bins or 2**n_bits)
     if len(shape) == 1 and example.dtype.is_floating:
+        if num_bins is not None:
+            raise ValueError(f"num_bins applies to integer images; this dataset yields float vectors of shape {shape}.")
         return DatasetInfo(name="dataset", event_shape=shape, num_bins=None, kind="vectors")
     raise ValueError(
         f"expected elements that are integer images [H, W, C] or float vectors [D], got {example.dtype.name} of shape {shape}."
@@ -45,9 +47,9 @@ def info(ds: tf.data.Dataset, n_bits: int = 8) -> DatasetInfo:
 
 
 def split(ds: tf.data.Dataset, split_name: str, n_bits: int, with_labels: bool,
-          validation_fraction: float, test_fraction: float, seed: int) -> tf.data.Dataset:
+          validation_fraction: float, test_fraction: float, seed: int, num_bins: int | None = None) -> tf.data.Dataset:
     """The unbatched examples of `split_name` ("all" for every one), converted to uint8 images or float32 vectors."""
-    meta = info(ds, n_bits)
+    meta = info(ds, n_bits, num_bins)
     if split_name not in splits_lib.SPLITS + ("all",):
         raise ValueError(f"dataset: unknown split {split_name!r}; expected one of {splits_lib.SPLITS + ('all',)}.")
     splits_lib.check_fractions(validation_fraction, test_fraction)
@@ -59,7 +61,7 @@ def split(ds: tf.data.Dataset, split_name: str, n_bits: int, with_labels: bool,
         example, label = _parts(element if len(element) > 1 else element[0])
         if meta.kind == "images":
             example = tf.cast(example, tf.uint8)
-            if n_bits < 8:
+            if n_bits < 8 and num_bins is None:
                 example = example // (2 ** (8 - n_bits))
         else:
             example = tf.cast(example, tf.float32)

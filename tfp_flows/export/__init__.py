@@ -2,7 +2,3 @@
 from tfp_flows.export.saved_model import SIGNATURES, load, save
 
 __all__ = ["SIGNATURES", "load", "save"]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

@@ -12,6 +12,7 @@ import tempfile
 
 import tensorflow as tf
 
+from tfp_flows import _messages
 from tfp_flows.export._endpoints import SignatureArchive
 
 # name -> (input names, output names); the first is also `serving_default`.
@@ -90,7 +91,7 @@ def load(path: str):
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = _messages.reason(error)
         raise ValueError(f"export.load: the SavedModel in {path} is truncated or corrupt ({type(error).__name__}: {detail}).") from None
     from tfp_flows.export import waveglow
 

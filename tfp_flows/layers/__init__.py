@@ -16,7 +16,3 @@ from tfp_flows.layers.variational_dequantizer import VariationalDequantizer
 __all__ = [
     "ActNormLayer", "ConditionalPriorLayer", "GaussianPriorLayer", "Invertible1x1ConvLayer", "ScalingLayer", "StandardizeLayer", "VariationalDequantizer",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

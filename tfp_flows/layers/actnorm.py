@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import FusedBijector
 from tfp_flows.layers._data_init import DataInitBijector
 from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD, ActNorm
@@ -26,8 +27,10 @@ class ActNormLayer(keras.layers.Layer):
 
     def __init__(self, channels: int, event_ndims: int = 3, min_std: float = DEFAULT_MIN_STD, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(channels, int) or channels < 1:
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ValueError(f"ActNormLayer: expected channels >= 1, got {channels!r}.")
+        _checks.integer("ActNormLayer", "event_ndims", event_ndims)
+        _checks.number("ActNormLayer", "min_std", min_std, low=0.0, low_open=True)
         self.channels = channels
         self.event_ndims = event_ndims
         self.min_std = min_std

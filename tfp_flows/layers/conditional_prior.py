@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.conditional_affine import ConditionalAffine
 
 tfb = tfp.bijectors
@@ -25,8 +26,8 @@ class ConditionalPriorLayer(keras.layers.Layer):
 
     def __init__(self, event_shape: Sequence[int], condition_dim: int, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape = tuple(int(d) for d in event_shape)
-        if not isinstance(condition_dim, (int, np.integer)) or condition_dim < 1:
+        self.event_shape = _checks.shape("ConditionalPriorLayer", "event_shape", event_shape)
+        if isinstance(condition_dim, bool) or not isinstance(condition_dim, (int, np.integer)) or condition_dim < 1:
             raise ValueError(f"ConditionalPriorLayer: expected condition_dim >= 1, got {condition_dim!r}.")
         self.condition_dim = int(condition_dim)
         size = int(np.prod(self.event_shape))

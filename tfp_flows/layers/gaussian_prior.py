@@ -6,6 +6,7 @@ from typing import Sequence
 import keras
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._base import as_parameter
 from tfp_flows.bijectors.scaling import Scaling
 
@@ -22,7 +23,7 @@ class GaussianPriorLayer(keras.layers.Layer):
 
     def __init__(self, event_shape: Sequence[int], **kwargs):
         super().__init__(**kwargs)
-        self.event_shape = tuple(int(d) for d in event_shape)
+        self.event_shape = _checks.shape("GaussianPriorLayer", "event_shape", event_shape)
         self.mean = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="mean")
         self.log_std = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_std")
         self.built = True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import keras
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 
 
@@ -17,8 +18,12 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
 
     def __init__(self, channels: int, lu: bool = True, seed: int | None = None, event_ndims: int = 3, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(channels, int) or channels < 1:
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ValueError(f"Invertible1x1ConvLayer: expected channels >= 1, got {channels!r}.")
+        _checks.boolean("Invertible1x1ConvLayer", "lu", lu)
+        if seed is not None:
+            _checks.integer("Invertible1x1ConvLayer", "seed", seed, minimum=0)
+        _checks.integer("Invertible1x1ConvLayer", "event_ndims", event_ndims)
         self.channels, self.lu, self.seed, self.event_ndims = channels, lu, seed, event_ndims
         if lu:
             init = Invertible1x1Conv.initial_lu(channels, seed)

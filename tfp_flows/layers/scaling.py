@@ -6,6 +6,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD
 from tfp_flows.bijectors.scaling import Scaling
 from tfp_flows.layers._data_init import DataInitBijector
@@ -22,8 +23,8 @@ class ScalingLayer(keras.layers.Layer):
 
     def __init__(self, event_shape: Sequence[int], min_std: float = DEFAULT_MIN_STD, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.min_std = min_std
+        self.event_shape = _checks.shape("ScalingLayer", "event_shape", event_shape)
+        self.min_std = _checks.number("ScalingLayer", "min_std", min_std, low=0.0, low_open=True)
         self.initializing = False
         self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros", autocast=False, name="log_scale")
         self.built = True

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
+
 tfb = tfp.bijectors
 
 
@@ -35,8 +37,9 @@ class StandardizeLayer(keras.layers.Layer):
 
     def __init__(self, dims: int, min_std: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(dims, (int, np.integer)) or dims < 1:
+        if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
             raise ValueError(f"StandardizeLayer: expected dims >= 1, got {dims!r}.")
+        _checks.number("StandardizeLayer", "min_std", min_std, low=0.0, low_open=True)
         self.dims, self.min_std = int(dims), float(min_std)
         self.mean = self.add_weight(shape=(self.dims,), initializer="zeros", trainable=False, autocast=False, name="mean")
         self.std = self.add_weight(shape=(self.dims,), initializer="ones", trainable=False, autocast=False, name="std")

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors import AffineCoupling
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -31,7 +32,7 @@ class VariationalDequantizer(keras.layers.Layer):
 
     def __init__(self, event_shape: Sequence[int], num_bins: int, hidden_channels: int = 32, couplings: int = 2, **kwargs):
         super().__init__(**kwargs)
-        event_shape = tuple(int(d) for d in event_shape)
+        event_shape = _checks.shape("VariationalDequantizer", "event_shape", event_shape, ranks=(3,))
         if len(event_shape) != 3:
             raise ValueError(f"VariationalDequantizer: expected an image event shape (H, W, C), got {event_shape}.")
         if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 2:

@@ -15,7 +15,3 @@ __all__ = [
     "DEQUANTIZATIONS", "Denoiser", "FlowModel", "FusedAdam", "Glow", "Jet", "LinearWarmup", "NICE", "PRESETS", "RealNVP", "WarmupCosineDecay",
     "WaveGlow", "default_optimizer",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors._walk import conditional_kwargs, walk
 from tfp_flows.layers.conditional_prior import ConditionalPriorLayer
 from tfp_flows.models import conditioning, validation
@@ -84,6 +85,13 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         # Data stays float32 under mixed precision: only the conditioner networks compute in low precision.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
+        owner = type(self).__name__
+        if seed is not None:
+            _checks.integer(owner, "seed", seed, minimum=0)
+        _checks.boolean(owner, "recompute", recompute)
+        if condition_couplings is not None:
+            _checks.boolean(owner, "condition_couplings", condition_couplings)
+        _checks.number(owner, "weight_y", weight_y, low=0.0)
         conditioning.check_settings(num_classes, context_dim, weight_y, type(self).__name__)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.context_dim = None if context_dim is None else int(context_dim)

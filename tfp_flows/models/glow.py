@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors import (
     AdditiveCoupling, AffineCoupling, FactorOut, FoldedActNormConv1x1, SplineCoupling, Squeeze, reverse_channels,
     shuffle_channels,
@@ -79,7 +80,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         if len(self.event_shape) != 3:
             raise ValueError(f"Glow: expected an image event shape (H, W, C), got {self.event_shape}.")
         for key, value in dict(levels=levels, steps=steps, hidden_channels=hidden_channels).items():
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Glow: expected {key} >= 1, got {value!r}.")
         if coupling not in COUPLINGS:
             raise ValueError(f"Glow: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
@@ -87,8 +88,9 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             raise ValueError(f"Glow: unknown permutation {permutation!r}; expected one of {PERMUTATIONS}.")
         if preprocessing not in PREPROCESSINGS:
             raise ValueError(f"Glow: unknown preprocessing {preprocessing!r}; expected one of {PREPROCESSINGS}.")
-        if preprocessing == "logit" and not 0.0 < alpha < 0.5:
-            raise ValueError(f"Glow: expected alpha in (0, 0.5), got {alpha!r}.")
+        _checks.number("Glow", "alpha", alpha, 0.0, 0.5, low_open=True, high_open=True)  # used by the logit only
+        _checks.boolean("Glow", "lu", lu)
+        _checks.boolean("Glow", "fold_actnorm", fold_actnorm)
         self.preprocessing, self.alpha = preprocessing, float(alpha)
         height, width, _ = self.event_shape
         if height % 2**levels or width % 2**levels:

@@ -64,6 +64,10 @@ class Jet(PresetMixin, DequantizationMixin, FlowModel):
                 raise ValueError(f"Jet: expected {key} >= 1, got {value!r}.")
         if isinstance(block_depth, bool) or not isinstance(block_depth, int) or block_depth < 0:
             raise ValueError(f"Jet: expected block_depth >= 0, got {block_depth!r}.")
+        if isinstance(kinds, str) or not isinstance(kinds, (tuple, list)):
+            raise ValueError(f"Jet: expected kinds as a sequence from {KINDS}, got {kinds!r}.")
+        if isinstance(spatial_splits, str) or not isinstance(spatial_splits, (tuple, list)):
+            raise ValueError(f"Jet: expected spatial_splits as a sequence from {SPATIAL_SPLITS}, got {spatial_splits!r}.")
         kinds, spatial_splits = tuple(kinds), tuple(spatial_splits)
         if not kinds or any(k not in KINDS for k in kinds):
             raise ValueError(f"Jet: expected kinds from {KINDS}, got {kinds!r}.")

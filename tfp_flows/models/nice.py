@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors import AdditiveCoupling, SplineCoupling
 from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ScalingLayer
@@ -62,8 +63,9 @@ class NICE(PresetMixin, DequantizationMixin, FlowModel):
         check_spline_knobs(spline_bins, spline_bound, "NICE")
         self.coupling, self.spline_bins, self.spline_bound = coupling, spline_bins, float(spline_bound)
         per_entry = 1 if coupling == "additive" else SplineCoupling.params_per_entry(spline_bins)
-        if not isinstance(num_couplings, int) or num_couplings < 1:
-            raise ValueError(f"NICE: expected num_couplings >= 1, got {num_couplings!r}.")
+        for name, value, minimum in (("num_couplings", num_couplings, 1), ("hidden_units", hidden_units, 1),
+                                     ("hidden_layers", hidden_layers, 0)):
+            _checks.integer("NICE", name, value, minimum)
         if self.num_dims < 2:
             raise ValueError(f"NICE: needs at least 2 dimensions, got event shape {self.event_shape}.")
         self.num_couplings, self.hidden_units, self.hidden_layers = num_couplings, hidden_units, hidden_layers

@@ -1,8 +1,12 @@
 """`FusedAdam`: Keras' Adam whose per-variable update is one fused TensorFlow kernel."""
 from __future__ import annotations
 
+import numbers
+
 import keras
 import tensorflow as tf
+
+from tfp_flows import _checks
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -32,6 +36,14 @@ class FusedAdam(keras.optimizers.Adam):
     >>> [round(float(v), 4) for v in w.numpy()]  # the first Adam step is lr * sign(g)
     [0.9, -1.9]
     """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        if isinstance(learning_rate, numbers.Number):  # else a schedule, a callable or a variable
+            _checks.number("FusedAdam", "learning_rate", learning_rate, low=0.0, low_open=True)
+        _checks.number("FusedAdam", "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        _checks.number("FusedAdam", "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        _checks.number("FusedAdam", "epsilon", epsilon, low=0.0, low_open=True)
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, **kwargs)
 
     def _fused(self) -> bool:
         return keras.backend.backend() == "tensorflow" and not self.amsgrad and not tf.distribute.has_strategy()

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors import AffineCoupling, FactorOut, SplineCoupling, Squeeze
 from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ActNormLayer, StandardizeLayer
@@ -74,8 +75,11 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
         check_spline_knobs(spline_bins, spline_bound, "RealNVP")
         self.coupling, self.spline_bins, self.spline_bound = coupling, spline_bins, float(spline_bound)
         self._params_per_entry = 2 if coupling == "affine" else SplineCoupling.params_per_entry(spline_bins)
-        if not 0.0 < alpha < 0.5:  # alpha = 0 puts y = 0 and y = 1 at logit = -inf, +inf
-            raise ValueError(f"RealNVP: expected alpha in (0, 0.5), got {alpha!r}.")
+        # alpha = 0 puts y = 0 and y = 1 at logit = -inf, +inf
+        _checks.number("RealNVP", "alpha", alpha, 0.0, 0.5, low_open=True, high_open=True)
+        for name, value, minimum in (("res_blocks", res_blocks, 0), ("filters", filters, 1), ("num_couplings", num_couplings, 1),
+                                     ("hidden_layers", hidden_layers, 0)):
+            _checks.integer("RealNVP", name, value, minimum)
         self.num_scales, self.res_blocks, self.filters = num_scales, res_blocks, filters
         self.alpha, self.num_couplings, self.hidden_layers = alpha, num_couplings, hidden_layers
         if len(self.event_shape) == 3:
@@ -189,7 +193,7 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
 
 def _standardizer(standardize: bool, event_shape, owner: str):
     """A `StandardizeLayer` for vector flows that asked for one (shared by RealNVP and NICE)."""
-    if not standardize:
+    if not _checks.boolean(owner, "standardize", standardize):
         return None
     if len(event_shape) != 1:
         raise ValueError(f"{owner}: standardize=True applies to vectors (D,), got event shape {event_shape}.")

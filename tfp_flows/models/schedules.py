@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from tfp_flows import _checks
 from tfp_flows.models.optimizers import FusedAdam
 
 
@@ -14,8 +15,7 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     """`learning_rate * min(1, (step + 1) / warmup_steps)`; constant after the warmup."""
 
     def __init__(self, learning_rate: float, warmup_steps: int):
-        if not learning_rate > 0:
-            raise ValueError(f"LinearWarmup: expected learning_rate > 0, got {learning_rate!r}.")
+        _checks.number("LinearWarmup", "learning_rate", learning_rate, low=0.0, low_open=True)
         if not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise ValueError(f"LinearWarmup: expected warmup_steps >= 0, got {warmup_steps!r}.")
         self.learning_rate, self.warmup_steps = float(learning_rate), warmup_steps
@@ -45,14 +45,12 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, learning_rate: float, warmup_steps: int, decay_steps: int, final_fraction: float = 0.0):
-        if not learning_rate > 0:
-            raise ValueError(f"WarmupCosineDecay: expected learning_rate > 0, got {learning_rate!r}.")
+        _checks.number("WarmupCosineDecay", "learning_rate", learning_rate, low=0.0, low_open=True)
         if not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise ValueError(f"WarmupCosineDecay: expected warmup_steps >= 0, got {warmup_steps!r}.")
         if not isinstance(decay_steps, int) or decay_steps <= warmup_steps:
             raise ValueError(f"WarmupCosineDecay: expected decay_steps > warmup_steps ({warmup_steps}), got {decay_steps!r}.")
-        if not 0.0 <= final_fraction <= 1.0:
-            raise ValueError(f"WarmupCosineDecay: expected final_fraction in [0, 1], got {final_fraction!r}.")
+        _checks.number("WarmupCosineDecay", "final_fraction", final_fraction, 0.0, 1.0)
         self.learning_rate, self.warmup_steps, self.decay_steps = float(learning_rate), warmup_steps, decay_steps
         self.final_fraction = float(final_fraction)
 
@@ -86,6 +84,7 @@ def default_optimizer(
     model; `tfp_flows.training.EMAWeights` also validates, checkpoints and samples with it.
     0.99 averages over the last ~100 steps.
     """
+    _checks.integer("default_optimizer", "num_dims", num_dims)
     if ema_momentum is not None and not 0.0 <= ema_momentum < 1.0:
         raise ValueError(f"default_optimizer: expected ema_momentum in [0, 1) or None, got {ema_momentum!r}.")
     ema = dict(use_ema=True, ema_momentum=float(ema_momentum)) if ema_momentum is not None else {}

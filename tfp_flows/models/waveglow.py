@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _checks
 from tfp_flows.bijectors import AffineCoupling, EarlyOutput, Group1D, SequenceChannelMask
 from tfp_flows.layers import Invertible1x1ConvLayer
 from tfp_flows.models import validation
@@ -90,7 +91,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         for key, value in ints.items():
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"WaveGlow: expected an integer {key} >= 1, got {value!r}.")
-        if not isinstance(n_early_size, int) or n_early_size < 0 or n_early_size % 2:
+        if isinstance(n_early_size, bool) or not isinstance(n_early_size, int) or n_early_size < 0 or n_early_size % 2:
             raise ValueError(f"WaveGlow: expected an even n_early_size >= 0, got {n_early_size!r}.")
         if n_group < 2 or n_group % 2:
             raise ValueError(f"WaveGlow: expected an even n_group >= 2 (the couplings split channels in halves), got {n_group}.")
@@ -106,11 +107,15 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
             raise ValueError(f"WaveGlow: expected upsample_kernel >= hop_length = {hop_length}, got {upsample_kernel}.")
         if segment_length % n_group:
             raise ValueError(f"WaveGlow: expected segment_length divisible by n_group = {n_group}, got {segment_length}.")
-        if not sigma > 0 or not inference_sigma >= 0:
-            raise ValueError(f"WaveGlow: expected sigma > 0 and inference_sigma >= 0, got {sigma!r} and {inference_sigma!r}.")
+        _checks.number("WaveGlow", "sigma", sigma, low=0.0, low_open=True)
+        _checks.number("WaveGlow", "inference_sigma", inference_sigma, low=0.0)
+        _checks.number("WaveGlow", "learning_rate", learning_rate, low=0.0, low_open=True)
+        _checks.number("WaveGlow", "fmin", fmin, low=0.0)
+        _checks.number("WaveGlow", "fmax", fmax, low=fmin, high=sample_rate / 2, low_open=True)  # up to Nyquist
+        _checks.boolean("WaveGlow", "lu", lu)
         if upsample_init not in UPSAMPLE_INITS:
             raise ValueError(f"WaveGlow: unknown upsample_init {upsample_init!r}; expected one of {UPSAMPLE_INITS}.")
-        if num_bins < 4 or num_bins % 2:
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 4 or num_bins % 2:
             raise ValueError(f"WaveGlow: expected an even num_bins (65536 for 16-bit audio), got {num_bins!r}.")
         super().__init__((segment_length,), num_bins=int(num_bins), **kwargs)
         self._require_float32("WaveGlow (its mel features and WaveNet conditioners)")
@@ -191,7 +196,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
             )
             steps = [self.convs[k].bijector(), coupling] + ([flow] if flow is not None else [])
             flow = tfb.Chain(steps[::-1], name=f"flows_{k}")
-            if k > 0 and k % self.n_early_every == 0:
+            if k > 0 and k % self.n_early_every == 0 and self.n_early_size:  # 0: no early outputs
                 flow = EarlyOutput(flow, self.n_early_size, name=f"early_{k}")
         group = Group1D(self.n_group)
         return tfb.Chain([tfb.Invert(group), flow, group], name="waveglow")

@@ -10,7 +10,3 @@ __all__ = [
     "DataInitNorm", "GlowConvNet", "MLP", "RealNVPResNet", "ResidualBlock", "SplitPrior", "TransformerBlock", "VisionTransformer",
     "WaveNet", "ZeroConv2D",
 ]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

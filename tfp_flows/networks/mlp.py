@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows import _checks
+
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class MLP(keras.layers.Layer):
@@ -27,8 +29,9 @@ class MLP(keras.layers.Layer):
         for key, value in dict(output_dim=output_dim, hidden_units=hidden_units).items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"MLP: expected {key} >= 1, got {value!r}.")
-        if not isinstance(hidden_layers, int) or hidden_layers < 0:
+        if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 0:
             raise ValueError(f"MLP: expected hidden_layers >= 0, got {hidden_layers!r}.")
+        _checks.boolean("MLP", "zero_init", zero_init)
         self.output_dim, self.hidden_units, self.hidden_layers, self.zero_init = (
             output_dim, hidden_units, hidden_layers, zero_init,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfp_flows import _checks
 from tfp_flows.bijectors.actnorm import DEFAULT_MIN_STD, ActNorm
 
 
@@ -19,7 +20,7 @@ class DataInitNorm(keras.layers.Layer):
 
     def __init__(self, min_std: float = DEFAULT_MIN_STD, **kwargs):
         super().__init__(**kwargs)
-        self.min_std = min_std
+        self.min_std = _checks.number("DataInitNorm", "min_std", min_std, low=0.0, low_open=True)
         self.initializing = False
 
     def build(self, input_shape):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows import _checks
 from tfp_flows.networks.mlp import check_context
 from tfp_flows.networks.normalization import DataInitNorm
 
@@ -14,7 +15,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
-        self.filters = filters
+        self.filters = _checks.integer("ResidualBlock", "filters", filters)
         self.norm1, self.norm2 = DataInitNorm(name="norm1"), DataInitNorm(name="norm2")
         self.conv1 = keras.layers.Conv2D(filters, 3, padding="same", name="conv1")
         self.conv2 = keras.layers.Conv2D(filters, 3, padding="same", name="conv2")
@@ -60,7 +61,8 @@ class RealNVPResNet(keras.layers.Layer):
         )
         if not isinstance(out_channels, int) or out_channels < 1 or (affine_head and (out_channels < 2 or out_channels % 2)):
             raise ValueError(f"RealNVPResNet: expected an even out_channels >= 2, got {out_channels!r}.")
-        if not isinstance(res_blocks, int) or res_blocks < 0:
+        _checks.boolean("RealNVPResNet", "affine_head", affine_head)
+        if isinstance(res_blocks, bool) or not isinstance(res_blocks, int) or res_blocks < 0:
             raise ValueError(f"RealNVPResNet: expected res_blocks >= 0, got {res_blocks!r}.")
         if not isinstance(filters, int) or filters < 1:
             raise ValueError(f"RealNVPResNet: expected filters >= 1, got {filters!r}.")

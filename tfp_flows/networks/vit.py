@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfp_flows import _checks
+
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class TransformerBlock(keras.layers.Layer):
@@ -11,6 +13,8 @@ class TransformerBlock(keras.layers.Layer):
 
     def __init__(self, emb_dim: int, num_heads: int, mlp_dim: int, **kwargs):
         super().__init__(**kwargs)
+        for key, value in dict(emb_dim=emb_dim, num_heads=num_heads, mlp_dim=mlp_dim).items():
+            _checks.integer("TransformerBlock", key, value)
         if emb_dim % num_heads:
             raise ValueError(f"TransformerBlock: emb_dim {emb_dim} must be divisible by num_heads {num_heads}.")
         self.emb_dim, self.num_heads, self.mlp_dim = emb_dim, num_heads, mlp_dim
@@ -76,7 +80,7 @@ class VisionTransformer(keras.layers.Layer):
         if emb_dim % num_heads:
             raise ValueError(f"VisionTransformer: emb_dim {emb_dim} must be divisible by num_heads {num_heads}.")
         self.out_channels, self.emb_dim, self.depth, self.num_heads = out_channels, emb_dim, depth, num_heads
-        self.mlp_dim = 4 * emb_dim if mlp_dim is None else int(mlp_dim)
+        self.mlp_dim = 4 * emb_dim if mlp_dim is None else _checks.integer("VisionTransformer", "mlp_dim", mlp_dim)
         self.patch_size = patch_size
         self.embed = keras.layers.Dense(emb_dim, name="patch_embedding")
         self.blocks = [TransformerBlock(emb_dim, num_heads, self.mlp_dim, name=f"block_{i}") for i in range(depth)]

@@ -6,7 +6,3 @@ from tfp_flows.training.runs import RunDir, RunError
 from tfp_flows.models.schedules import LinearWarmup
 
 __all__ = ["EMAWeights", "LinearWarmup", "RunCheckpoint", "RunDir", "RunError", "SampleGrid", "class_grid_samples", "grid", "save_class_grid", "save_sample_grid", "to_uint8", "uses_ema", "write_png"]
-
-import tfp_flows as _package  # noqa: E402
-
-_package._subpackage_loaded()  # registers the Keras classes once Keras is loaded

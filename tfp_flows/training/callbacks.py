@@ -5,6 +5,7 @@ import math
 
 import keras
 
+from tfp_flows import _checks
 from tfp_flows.training.images import save_class_grid, save_sample_grid
 from tfp_flows.training.runs import RunDir
 
@@ -18,6 +19,9 @@ class RunCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, run: RunDir, state: dict):
+        _check_run("RunCheckpoint", run)
+        if not isinstance(state, dict):
+            raise ValueError(f"RunCheckpoint: expected state as a dict (the run's state.json), got {state!r:.80}.")
         super().__init__()
         self.run, self.state = run, state
         self.diverged_at = None
@@ -54,6 +58,12 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0, checkpoint: RunCheckpoint | None = None):
+        _check_run("SampleGrid", run)
+        _checks.integer("SampleGrid", "num", num)
+        _checks.number("SampleGrid", "temperature", temperature, low=0.0)
+        _checks.integer("SampleGrid", "seed", seed, minimum=0)
+        if checkpoint is not None and not isinstance(checkpoint, RunCheckpoint):
+            raise ValueError(f"SampleGrid: expected checkpoint as a RunCheckpoint or None, got {checkpoint!r:.80}.")
         super().__init__()
         self.run, self.num, self.temperature, self.seed, self.checkpoint = run, num, temperature, seed, checkpoint
 
@@ -67,3 +77,8 @@ class SampleGrid(keras.callbacks.Callback):
             save_class_grid(self.model, path, max(1, self.num // num_classes), self.temperature, self.seed)
         else:
             save_sample_grid(self.model, path, self.num, self.temperature, self.seed)
+
+
+def _check_run(owner: str, run) -> None:
+    if not isinstance(run, RunDir):
+        raise ValueError(f"{owner}: expected run as a tfp_flows.training.RunDir, got {run!r:.80}.")

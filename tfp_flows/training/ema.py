@@ -26,6 +26,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tfp_flows import _checks
+
 
 def uses_ema(optimizer) -> bool:
     """Whether `optimizer` (or the optimizer a `LossScaleOptimizer` wraps) keeps a weight average."""
@@ -46,7 +48,7 @@ class EMAWeights(keras.callbacks.SwapEMAWeights):
 
     def __init__(self, ema_in_model: bool = False):
         super().__init__(swap_on_epoch=True)
-        self._ema_weights_in_model = bool(ema_in_model)
+        self._ema_weights_in_model = _checks.boolean("EMAWeights", "ema_in_model", ema_in_model)
         self._average = None  # the average's values while the model holds them, for `on_train_end`
 
     @property

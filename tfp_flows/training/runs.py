@@ -14,6 +14,8 @@ import tempfile
 
 import keras
 
+from tfp_flows import _messages
+
 
 class RunError(ValueError):
     """A run directory that is missing, incomplete or belongs to another configuration."""
@@ -21,6 +23,8 @@ class RunError(ValueError):
 
 class RunDir:
     def __init__(self, path: str):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ValueError(f"RunDir: expected path as a folder path, got {path!r}.")
         self.path = os.path.abspath(path)
 
     def file(self, *parts) -> str:
@@ -62,7 +66,7 @@ class RunDir:
         try:
             return keras.saving.load_model(path, compile=compile)
         except Exception as error:
-            raise RunError(f"cannot load checkpoint {path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+            raise RunError(f"cannot load checkpoint {path}: {type(error).__name__}: {_messages.reason(error)}") from None
 
     def best_or_last(self) -> str:
         for name in ("best.keras", "last.keras"):

@@ -1,11 +1,23 @@
-"""How recognisable samples of the embedded digits are, judged by a classifier of real digits.
+"""How recognisable samples of the embedded digits are, judged by a kernel-density classifier of real digits.
 
-Bits/dim measure the density, not what samples look like. This score trains an RBF
-support-vector classifier (scikit-learn's `SVC`, probabilities calibrated by
-`CalibratedClassifierCV`, sigmoid, 5-fold) on the real
-training digits and reports the fraction of images on which it is confident: the highest
-class probability above `threshold` (0.9). Real test digits give the reference (about
-0.9); noise, blobs and mixtures of two digits score low.
+Bits/dim measure the density, not what samples look like. `DigitScorer` scores an image
+by how surely it is one digit of the real training set rather than another digit or
+none: per class `c`, the kernel mass of the real training digits of that class,
+
+    K_c(x) = sum over training digits x_i of class c of exp(-|x - x_i|^2 / (2 h^2))
+
+(pixels scaled to [0, 1], bandwidth `h`), and
+
+    p(c | x) = K_c(x) / (K_0(x) + ... + K_9(x) + b),
+
+where the background `b` is the mass of "none of the digits": an image far from every
+real digit (noise, speckles) has all `K_c` far below `b`, and an image between two
+classes (the blend of a 1 and a 7) splits its mass. An image is *confident* when its
+highest `p(c | x)` exceeds `threshold` (0.9). `h = 0.45` and `b = 1e-3` were chosen on
+the validation digits and blends of them; on the 360 real test digits the scorer is
+confident on 88% and right on 98.9%, on uniform noise on none, on blends of two test
+digits of different classes on about 5% (tests/test_sample_quality.py). A model that
+copied its training digits would score 100%: read the score next to held-out bits/dim.
 
 >>> scorer = DigitScorer.fit()
 >>> round(scorer.accuracy(*real_test_digits()), 2) >= 0.98
@@ -28,6 +40,20 @@ def real_test_digits() -> tuple[np.ndarray, np.ndarray]:
 def real_train_digits() -> tuple[np.ndarray, np.ndarray]:
     """The embedded training split (1257 images) and labels, as `tfp_flows.data.load('digits', 'train')`."""
     return _split_with_labels("train")
+
+
+def real_validation_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded validation split (180 images) and labels."""
+    return _split_with_labels("validation")
+
+
+def blends(images, labels, num: int, seed: int = 0) -> np.ndarray:
+    """`num` (about) pixelwise means of two digits of different classes, rounded to levels: what a poor model draws."""
+    rng = np.random.default_rng(seed)
+    first, second = rng.integers(0, len(images), num), rng.integers(0, len(images), num)
+    keep = np.asarray(labels)[first] != np.asarray(labels)[second]
+    pairs = np.asarray(images, np.float64)[first[keep]] + np.asarray(images, np.float64)[second[keep]]
+    return np.round(pairs / 2).astype(np.int32)
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,51 +94,43 @@ def _features(images) -> np.ndarray:
 
 
 class DigitScorer:
-    """An RBF SVC trained on real digits; `confident_fraction(images)` is the sample-quality score."""
+    """Kernel-density classifier of real digits with a "none of them" background; `confident_fraction` is the score."""
 
-    def __init__(self, classifier, neighbours, max_distance: float, threshold: float = 0.9):
+    def __init__(self, images, labels, bandwidth: float = 0.45, background: float = 1e-3, threshold: float = 0.9):
+        for name, value in (("bandwidth", bandwidth), ("background", background)):
+            if not (isinstance(value, (int, float)) and 0.0 < value < float("inf")):
+                raise ValueError(f"DigitScorer: expected {name} > 0, got {value!r}.")
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"DigitScorer: expected threshold in (0, 1), got {threshold!r}.")
-        self.classifier, self.neighbours, self.max_distance, self.threshold = classifier, neighbours, max_distance, threshold
+        self.reference, self.labels = _features(images), np.asarray(labels)
+        if self.labels.shape != (len(self.reference),):
+            raise ValueError(f"DigitScorer: expected one label per image ({len(self.reference)}), got shape {self.labels.shape}.")
+        self.bandwidth, self.background, self.threshold = float(bandwidth), float(background), threshold
 
     @classmethod
-    def fit(cls, threshold: float = 0.9) -> "DigitScorer":
-        """Trains on the 1257 real training digits: C=10, gamma=0.25 on pixels scaled to [0, 1]
-        (scikit-learn's classic gamma=0.001 on levels 0..16; best of a 5-fold search on train).
-        Deterministic: unshuffled stratified folds."""
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.neighbors import NearestNeighbors
-        from sklearn.svm import SVC
-
-        images, labels = real_train_digits()
-        classifier = CalibratedClassifierCV(SVC(C=10.0, gamma=0.25), method="sigmoid", cv=5, ensemble=False)
-        classifier.fit(_features(images), labels)
-        neighbours = NearestNeighbors(n_neighbors=1).fit(_features(images))
-        max_distance = float(neighbours.kneighbors(_features(_split_with_labels("validation")[0]))[0].max())
-        return cls(classifier, neighbours, max_distance, threshold)
+    def fit(cls, **settings) -> "DigitScorer":
+        """The scorer of the 1257 real training digits (`bandwidth`, `background`, `threshold` as keywords)."""
+        return cls(*real_train_digits(), **settings)
 
     def probabilities(self, images) -> np.ndarray:
-        """`[N, 10]` class probabilities of digit images (levels 0..16)."""
-        return self.classifier.predict_proba(_features(images))
+        """`[N, 10]` class probabilities of digit images (levels 0..16); `1 - row sum` is "none of the digits"."""
+        x = _features(images)
+        squared = (x * x).sum(1)[:, None] + (self.reference**2).sum(1)[None] - 2.0 * x @ self.reference.T
+        kernel = np.exp(-np.maximum(squared, 0.0) / (2.0 * self.bandwidth**2))
+        mass = np.stack([kernel[:, self.labels == c].sum(1) for c in range(10)], axis=1)
+        return mass / (mass.sum(1, keepdims=True) + self.background)
+
+    def predict(self, images) -> np.ndarray:
+        """`[N]` the most probable digit of each image (whether confident or not)."""
+        return self.probabilities(images).argmax(1)
 
     def accuracy(self, images, labels) -> float:
-        return float(np.mean(self.classifier.predict(_features(images)) == np.asarray(labels)))
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
 
     def confident_fraction(self, images) -> float:
         """The fraction of `images` whose highest class probability exceeds `threshold`."""
-        probabilities = self.probabilities(images)
-        return float(np.mean(probabilities.max(axis=1) > self.threshold))
-
-    def nearest_real_distance(self, images) -> np.ndarray:
-        """`[N]` distance of each image to its nearest real training digit (pixels in [0, 1])."""
-        return self.neighbours.kneighbors(_features(images))[0][:, 0]
-
-    def recognised_fraction(self, images) -> float:
-        """The fraction of `images` the classifier is confident on that also lie among real digits."""
-        probabilities = self.probabilities(images)
-        near = self.nearest_real_distance(images) <= self.max_distance
-        return float(np.mean((probabilities.max(axis=1) > self.threshold) & near))
+        return float(np.mean(self.probabilities(images).max(axis=1) > self.threshold))
 
     def class_histogram(self, images) -> np.ndarray:
         """How many of `images` the classifier assigns to each digit 0..9 (do samples cover every class?)."""
-        return np.bincount(self.classifier.predict(_features(images)), minlength=10)
+        return np.bincount(self.predict(images), minlength=10)
