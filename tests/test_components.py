@@ -148,3 +148,20 @@ def test_split_prior_rejects_bad_arguments(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         SplitPrior(**kwargs)
+
+
+def test_zero_conv_starts_at_zero_with_its_initial_scale():
+    from tfp_flows.networks import ZeroConv2D
+
+    x = tf.random.stateless_normal([2, 3, 3, 4], seed=[1, 2])
+    for scale in (0.3, 1.0):
+        layer = ZeroConv2D(6, initial_scale=scale)
+        layer.build(x.shape)
+        np.testing.assert_allclose(np.exp(3.0 * layer.logs.numpy()), scale, rtol=1e-6)
+        assert np.all(layer(x).numpy() == 0.0)  # whatever the scale: the identity coupling / N(0, 1) prior at the start
+        layer.conv.kernel.assign(tf.ones_like(layer.conv.kernel))
+        np.testing.assert_allclose(layer(x).numpy(), scale * layer.conv(x).numpy(), rtol=1e-5)
+        assert ZeroConv2D.from_config(layer.get_config()).initial_scale == scale
+    for bad in (0.0, -1.0, float("nan"), "0.3"):
+        with pytest.raises(ValueError, match="ZeroConv2D: expected initial_scale"):
+            ZeroConv2D(6, initial_scale=bad)
