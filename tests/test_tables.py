@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from conftest import autodiff_log_det
 from tfp_flows import models
+from tfp_flows.bijectors import Invertible1x1Conv
 from tfp_flows.layers import Invertible1x1ConvLayer
 from tfp_flows.models._model_support import _first_batch
 from tfp_flows.networks import MLP
@@ -130,6 +131,7 @@ def test_models_saved_before_the_knobs_load_as_they_were(tmp_path):
     (lambda: MLP(4, 8, 1, dropout=-0.1), "MLP: expected 0 <= dropout < 1, got -0.1"),
     (lambda: Invertible1x1ConvLayer(4, init="identity"), "expected init in .* got 'identity'"),
     (lambda: Invertible1x1ConvLayer(4, lu=False, init="permutation"), "'permutation' with lu=True"),
+    (lambda: Invertible1x1Conv.initial_permutation_lu(0), "initial_permutation_lu: expected channels >= 1, got 0"),
 ])
 def test_bad_knobs_are_refused_by_name(build, match):
     with pytest.raises(ValueError, match=match):

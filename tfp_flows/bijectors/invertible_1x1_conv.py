@@ -157,6 +157,8 @@ class Invertible1x1Conv(FusedBijector):
         `W = P` at the start: the map only reorders the channels, and training makes it
         any invertible linear map (nflows' `RandomPermutation` followed by `LULinear`).
         """
+        if not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise ValueError(f"Invertible1x1Conv.initial_permutation_lu: expected channels >= 1, got {channels!r}.")
         permutation = np.random.default_rng(seed).permutation(channels)
         return dict(
             permutation=permutation.astype(np.int32),
