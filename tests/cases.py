@@ -79,6 +79,15 @@ def conv1x1_plain(dtype):
     return fb.Invertible1x1Conv(matrix.astype(dtype)), IMAGE
 
 
+def linear_vector(dtype):
+    """The vector flows' mixing: an LU linear map of (D,) that starts as a random permutation, once trained."""
+    params = fb.Invertible1x1Conv.initial_permutation_lu(6, seed=15, dtype=dtype)
+    rng = _rng(15)
+    for key in ("lower", "upper", "log_scale"):
+        params[key] = (params[key] + rng.normal(0, 0.3, params[key].shape)).astype(dtype)
+    return fb.Invertible1x1Conv(**params, event_ndims=1), VECTOR
+
+
 def squeeze(dtype):
     return fb.Squeeze(), IMAGE
 
@@ -128,6 +137,7 @@ CASES = {
         conv1x1_lu,
         conv1x1_lu_4ch,
         conv1x1_plain,
+        linear_vector,
         squeeze,
         reverse,
         shuffle,

@@ -56,3 +56,15 @@ def test_compile_defaults_and_time_to_quality_quick():
 def test_memory_per_fit_quick():
     memory_per_fit = _benchmark("memory_per_fit")
     assert len(memory_per_fit.main(["--rounds", "2"])) == 2
+
+
+@pytest.mark.benchmark
+def test_compare_tables_quick(tmp_path):
+    """Ours against zuko's NSF on two small tables for 500 steps (needs the peers' venv with torch and zuko)."""
+    peers = ROOT.parent / ".venv-peers" / "bin" / "python"
+    if not peers.exists():
+        pytest.skip(f"no peers' venv at {peers} (see benchmarks/peers/zuko_tables.py)")
+    compare_tables = _benchmark("compare_tables")
+    assert compare_tables.main(["--quick", "--peers-python", str(peers), "--out-dir", str(tmp_path)]) == 0
+    table = (tmp_path / "tables.md").read_text()
+    assert all(f"| {t} | {m} |" in table for t in ("digits", "wine") for m in ("nsf", "realnvp", "realnvp_spline"))

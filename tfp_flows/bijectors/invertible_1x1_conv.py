@@ -151,6 +151,22 @@ class Invertible1x1Conv(FusedBijector):
         )
 
     @staticmethod
+    def initial_permutation_lu(channels: int, seed: int | None = None, dtype=np.float32) -> dict:
+        """LU factors of a random permutation `P` (`L = I`, `U = I`), reproducible from `seed`.
+
+        `W = P` at the start: the map only reorders the channels, and training makes it
+        any invertible linear map (nflows' `RandomPermutation` followed by `LULinear`).
+        """
+        if not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise ValueError(f"Invertible1x1Conv.initial_permutation_lu: expected channels >= 1, got {channels!r}.")
+        permutation = np.random.default_rng(seed).permutation(channels)
+        return dict(
+            permutation=permutation.astype(np.int32),
+            lower=np.zeros((channels, channels), dtype), upper=np.zeros((channels, channels), dtype),
+            log_scale=np.zeros((channels,), dtype), sign=np.ones((channels,), dtype),
+        )
+
+    @staticmethod
     def initial_matrix(channels: int, seed: int | None = None, dtype=np.float32) -> np.ndarray:
         """A random rotation (orthogonal, det = +-1), openai/glow's initial `W`."""
         rng = np.random.default_rng(seed)

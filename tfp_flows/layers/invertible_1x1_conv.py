@@ -6,6 +6,8 @@ import keras
 from tfp_flows import _checks
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 
+INITS = ("rotation", "permutation")
+
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class Invertible1x1ConvLayer(keras.layers.Layer):
@@ -14,9 +16,14 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
     LU (`lu=True`): trainable `lower`, `upper`, `log_scale`; fixed `permutation` and
     `sign` (non-trainable weights, so they are saved with the model). Plain: one
     trainable `matrix`.
+
+    `init="permutation"` (LU only) starts from a random permutation instead (`L = I`,
+    `U = I`; nflows' `RandomPermutation` then `LULinear`), which is how the vector flows
+    mix entries between couplings: `event_ndims=1` applies `W` to vectors `(D,)`.
     """
 
-    def __init__(self, channels: int, lu: bool = True, seed: int | None = None, event_ndims: int = 3, **kwargs):
+    def __init__(self, channels: int, lu: bool = True, seed: int | None = None, event_ndims: int = 3,
+                 init: str = "rotation", **kwargs):
         super().__init__(**kwargs)
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ValueError(f"Invertible1x1ConvLayer: expected channels >= 1, got {channels!r}.")
@@ -24,13 +31,16 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
         if seed is not None:
             _checks.integer("Invertible1x1ConvLayer", "seed", seed, minimum=0)
         _checks.integer("Invertible1x1ConvLayer", "event_ndims", event_ndims)
-        self.channels, self.lu, self.seed, self.event_ndims = channels, lu, seed, event_ndims
+        if init not in INITS or (init == "permutation" and not lu):
+            raise ValueError(f"Invertible1x1ConvLayer: expected init in {INITS} ('permutation' with lu=True), got {init!r} with lu={lu!r}.")
+        self.channels, self.lu, self.seed, self.event_ndims, self.init = channels, lu, seed, event_ndims, init
         if lu:
-            init = Invertible1x1Conv.initial_lu(channels, seed)
+            start = Invertible1x1Conv.initial_lu if init == "rotation" else Invertible1x1Conv.initial_permutation_lu
+            factors = start(channels, seed)
             for key in ("lower", "upper", "log_scale"):
-                setattr(self, key, self._weight(key, init[key], trainable=True))
-            self.sign = self._weight("sign", init["sign"], trainable=False)
-            self.permutation = self._weight("permutation", init["permutation"], trainable=False, dtype="int32")
+                setattr(self, key, self._weight(key, factors[key], trainable=True))
+            self.sign = self._weight("sign", factors["sign"], trainable=False)
+            self.permutation = self._weight("permutation", factors["permutation"], trainable=False, dtype="int32")
         else:
             self.matrix = self._weight("matrix", Invertible1x1Conv.initial_matrix(channels, seed), trainable=True)
         self.built = True
@@ -56,5 +66,5 @@ class Invertible1x1ConvLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(channels=self.channels, lu=self.lu, seed=self.seed, event_ndims=self.event_ndims)
+        config.update(channels=self.channels, lu=self.lu, seed=self.seed, event_ndims=self.event_ndims, init=self.init)
         return config

@@ -4,8 +4,9 @@ Tabular data come in the user's units (metres, volts, dollars); the flow sees th
 standardised, and because the standardisation is a bijector inside the model its
 Jacobian, `-sum(log std)`, is part of `log_prob`, which therefore stays a density in the
 user's units. The statistics are non-trainable weights (saved with the model), set once
-from the training data by `adapt` (or, if never adapted, from the first batch by
-`FlowModel.initialize`).
+from the training data by `adapt` (or, if never adapted, by `FlowModel.initialize` from
+the batch `fit` initialises with: rows spread over an in-memory array, a dataset's first
+batch).
 
 >>> import numpy as np
 >>> layer = StandardizeLayer(2)

@@ -5,15 +5,15 @@ import keras
 import tensorflow as tf
 
 from tfp_flows.models import conditioning
-from tfp_flows.models._model_support import _first_batch
+from tfp_flows.models._model_support import _first_batch, _init_rows
 
 
 class KerasTraining:
     """`fit`/`evaluate` on discrete data with the negative log-likelihood as the loss.
 
     The model provides `loss_tracker`, `bpd_tracker`, `_directed_metrics`, `log_prob`,
-    `dequantize`, `_discrete`, `_fold`, `_latent_and_log_prob`, `_bits_per_dim` and
-    `initialize`; this class must come before `keras.Model` in the bases.
+    `dequantize`, `_discrete`, `_fold`, `_latent_and_log_prob`, `_bits_per_dim`,
+    `training_conditioners` and `initialize`; this class must come before `keras.Model` in the bases.
     """
 
     @property
@@ -38,7 +38,7 @@ class KerasTraining:
     def train_step(self, data):
         # Under tf.distribute the optimizer sums the replicas' gradients: scale as Keras losses do.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, self.training_conditioners():  # dropout in the training steps only
             nll, bpd = self._nll(data, training=True)
             loss = (nll + (tf.add_n(self.losses) if self.losses else 0.0)) / replicas
         grads = tape.gradient(loss, self.trainable_variables)
@@ -110,7 +110,7 @@ class KerasTraining:
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         raw = _first_batch(x, batch_size, keep_targets=True)
         if y is not None and not isinstance(x, tf.data.Dataset):
-            raw = (raw, y[: batch_size or 32])
+            raw = (raw, y[_init_rows(len(y), batch_size)])  # the rows `_first_batch` took
         owner = f"{type(self).__name__}.fit"
         images, labels, context = conditioning.split_batch(self, raw, owner)  # fail early, eagerly
         first = self._discrete(images, "the first batch of training data")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import weakref
 from typing import Sequence
@@ -18,7 +19,7 @@ from tfp_flows.models import conditioning, validation
 from tfp_flows.models._latents import LatentsAndSamples
 from tfp_flows.models._training import KerasTraining
 from tfp_flows.models._model_support import (
-    _GRAPH_FUNCTIONS, _event_shape, _MetricDirections, _Recomputed, _take_images, _with_layer_dtype, entry_point,
+    _GRAPH_FUNCTIONS, _event_shape, _MetricDirections, _Recomputed, _take_images, _Training, _with_layer_dtype, entry_point,
 )
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -116,6 +117,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         self.num_bins = None if num_bins is None else int(num_bins)
         self.prior = prior
         self.recompute = bool(recompute)
+        self._conditioners_training = False  # see `training_conditioners`
         self.seed = seed
         self.num_dims = int(np.prod(self.event_shape))
         self.conditional_prior = (
@@ -160,10 +162,30 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
 
     def _conditioner(self, network):
         """`network`, or with `recompute=True` a version whose activations are recomputed in the
-        backward pass (`tf.recompute_grad`): less memory for deep flows, one more forward pass."""
+        backward pass (`tf.recompute_grad`): less memory for deep flows, one more forward pass.
+
+        Inside `fit`'s training steps (`training_conditioners`), a network with dropout is called
+        with `training=True`; everywhere else the flow is deterministic.
+        """
+        if self._conditioners_training and getattr(network, "dropout", 0.0):
+            network = _Training(network)
         if not (self.recompute and self.built):  # weights are created outside recompute_grad
             return network
         return _Recomputed(network)
+
+    @contextlib.contextmanager
+    def training_conditioners(self, training: bool = True):
+        """Within the block, flows built by the model run their networks in training mode (dropout on).
+
+        `fit` uses it for its training steps; a custom training loop computing
+        `-model.log_prob(x)` under a `tf.GradientTape` can too. The flow is built on every
+        call, so what counts is where `log_prob` is called (or a `tf.function` traced).
+        """
+        previous, self._conditioners_training = self._conditioners_training, bool(training)
+        try:
+            yield
+        finally:
+            self._conditioners_training = previous
 
     @property
     def network_context_dim(self) -> int:
@@ -329,7 +351,7 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         """
         method = f"_{name}_folded"
         args = (folded,) if c is None else (folded, c)
-        if not tf.executing_eagerly():
+        if not tf.executing_eagerly() or self._conditioners_training:  # the cached graphs are deterministic
             return getattr(self, method)(*args)
         if jit_compile is None:
             jit_compile = bool(getattr(self, "compiled", False) and self.jit_compile is True)

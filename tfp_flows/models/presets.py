@@ -19,9 +19,12 @@ PRESETS: dict[str, dict[str, dict]] = {
         "tiny": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=1, filters=8, num_bins=17),
         # Spline couplings: 1.853 test bits/dim after the default 30 epochs against 2.021 affine (README).
         "digits": dict(event_shape=(8, 8, 1), num_scales=2, res_blocks=2, filters=32, num_bins=17, coupling="spline"),
-        # Tables: affine couplings over standardised vectors (MADE/MAF-paper sized, for thousands of rows).
-        "tabular": dict(event_shape=(2,), num_couplings=8, filters=128, hidden_layers=2, num_bins=None, standardize=True),
-        "tabular_tiny": dict(event_shape=(2,), num_couplings=4, filters=16, hidden_layers=1, num_bins=None, standardize=True),
+        # Tables: affine couplings over standardised vectors, a learned linear mixing (starting as a random
+        # permutation) before each coupling and dropout 0.2 in the 2 x 128 conditioners (README: tables against zuko).
+        "tabular": dict(event_shape=(2,), num_couplings=8, filters=128, hidden_layers=2, num_bins=None, standardize=True,
+                        permutation="linear", dropout=0.2),
+        "tabular_tiny": dict(event_shape=(2,), num_couplings=4, filters=16, hidden_layers=1, num_bins=None, standardize=True,
+                             permutation="linear", dropout=0.2),
     },
     "Glow": {
         # Kingma & Dhariwal 2018, table 4: CIFAR-10 L=3, K=32, 512 channels, affine, 1x1 conv.

@@ -8,9 +8,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows import _checks
-from tfp_flows.bijectors import AffineCoupling, FactorOut, SplineCoupling, Squeeze
+from tfp_flows.bijectors import AffineCoupling, FactorOut, SplineCoupling, Squeeze, shuffle_channels
 from tfp_flows.bijectors.spline_coupling import check_spline_knobs
-from tfp_flows.layers import ActNormLayer, StandardizeLayer
+from tfp_flows.layers import ActNormLayer, Invertible1x1ConvLayer, StandardizeLayer
 from tfp_flows.models.base import FlowModel
 from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
@@ -18,6 +18,9 @@ from tfp_flows.networks import MLP, RealNVPResNet
 
 tfb = tfp.bijectors
 COUPLINGS = ("affine", "spline")
+PERMUTATIONS = ("none", "shuffle", "linear")
+# Vectors without an explicit choice (the constructor's and the `tabular` presets' defaults).
+VECTOR_PERMUTATION, VECTOR_DROPOUT = "linear", 0.2
 
 
 def logit_preprocessing(alpha: float, dtype=tf.float32) -> tfb.Bijector:
@@ -37,10 +40,20 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
     `scale * tanh(h)`. With `num_bins` set, data first goes through the logit
     `logit(alpha + (1 - 2 alpha) y)`.
 
-    Vectors `(D,)`: `num_couplings` affine couplings alternating halves, MLP conditioners
-    (`hidden_layers` x `filters` units) with a soft-clamped log-scale. `standardize=True`
-    (vectors only) puts a `StandardizeLayer` first, so the flow sees standardised data
-    while `log_prob` stays a density in the data's own units.
+    Vectors `(D,)`, data-to-latent: `num_couplings` x [permutation -> affine coupling of
+    one half given the other (alternating halves) -> ActNorm], MLP conditioners
+    (`hidden_layers` x `filters` ReLU units, `dropout` in `fit`'s training steps) with a
+    soft-clamped log-scale. `permutation` mixes the entries between couplings, so each
+    coupling splits them differently (a fixed halves split alone only ever gives the same
+    two parts): "linear" (the vector default) is a learned invertible linear map `W = P L U`
+    (`Invertible1x1ConvLayer` on vectors, log-det `sum(log|diag U|)`) that starts as a random
+    permutation `P`, as Durkan et al. (2019) put between their couplings on tables; "shuffle"
+    a fixed random permutation; "none" the halves alone (the former vectors). `dropout`
+    (vector default 0.2) regularises the conditioners: without it, tables of tens of
+    thousands of rows overfit within a few thousand steps. `standardize=True` (vectors
+    only) puts a `StandardizeLayer` first, so the flow sees standardised data while
+    `log_prob` stays a density in the data's own units. `permutation` and `dropout` apply
+    to vectors only (the image path has its checkerboard and channel masks and ResNets).
 
     `coupling="spline"` (images and vectors) replaces every affine coupling by a
     `SplineCoupling` (`spline_bins` bins on `[-spline_bound, spline_bound]`, identity
@@ -66,9 +79,12 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
         coupling: str = "affine",
         spline_bins: int = 8,
         spline_bound: float = 3.0,
+        permutation: str | None = None,
+        dropout: float | None = None,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
+        self.permutation, self.dropout = _vector_knobs(self.event_shape, permutation, dropout, self.recompute)
         self.standardizer = _standardizer(standardize, self.event_shape, type(self).__name__)
         if coupling not in COUPLINGS:
             raise ValueError(f"RealNVP: unknown coupling {coupling!r}; expected one of {COUPLINGS}.")
@@ -128,14 +144,19 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
             transformed = dims - dims // 2 if parity == 0 else dims // 2
             self.nets.append(MLP(
                 self._params_per_entry * transformed, self.filters, self.hidden_layers, zero_init=True,
-                context_dim=self.network_context_dim, name=f"coupling{i}",
+                context_dim=self.network_context_dim, dropout=self.dropout, name=f"coupling{i}",
             ))
             self.norms.append(ActNormLayer(dims, event_ndims=1, name=f"actnorm{i}"))
+        # Seeded by position, as Glow's 1x1 convolutions: the same model from the same arguments.
+        self.linears = [
+            Invertible1x1ConvLayer(dims, seed=i, event_ndims=1, init="permutation", name=f"linear{i}")
+            for i in range(self.num_couplings)
+        ] if self.permutation == "linear" else []
 
     def _flow(self):
         image = len(self.event_shape) == 3
         scale_fn = "exp" if image else "soft_clamp"
-        layers = iter(zip(self.nets, self.norms))
+        layers = iter(enumerate(zip(self.nets, self.norms)))
         stages = []
         for stage in self.plan:
             steps = []
@@ -144,7 +165,9 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
                     steps.append(Squeeze())
                     continue
                 _, mask, parity, shape = step
-                net, norm = next(layers)
+                i, (net, norm) = next(layers)
+                if not image:
+                    steps += self._permutation(i)
                 steps += [self._coupling(self._conditioner(net), mask, shape, parity, scale_fn), norm.bijector()]
             stages.append(steps)
         flow = self._join_scales(stages) if image else tfb.Chain(stages[0][::-1])
@@ -153,6 +176,14 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
         if self.num_bins is None:
             return flow
         return tfb.Chain([flow, logit_preprocessing(self.alpha, self.flow_dtype)])
+
+    def _permutation(self, i: int) -> list:
+        """The vector permutation before coupling `i` (data to latent), none or one bijector."""
+        if self.permutation == "linear":
+            return [self.linears[i].bijector()]
+        if self.permutation == "shuffle":
+            return [shuffle_channels(self.num_dims, seed=i, name=f"shuffle{i}")]
+        return []
 
     def _coupling(self, net, mask, shape, parity, scale_fn):
         if self.coupling == "spline":
@@ -182,13 +213,38 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
             num_scales=self.num_scales, res_blocks=self.res_blocks, filters=self.filters, alpha=self.alpha,
             num_couplings=self.num_couplings, hidden_layers=self.hidden_layers, standardize=self.standardizer is not None,
             coupling=self.coupling, spline_bins=self.spline_bins, spline_bound=self.spline_bound,
+            permutation=self.permutation, dropout=self.dropout,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Vector models saved before `permutation` and `dropout` existed had neither.
+        if len(config.get("event_shape", ())) == 1:
+            config = {"permutation": "none", "dropout": 0.0, **config}
+        return cls(**config)
 
     def initialize(self, x, discrete: bool = True, labels=None, context=None) -> None:
         if self.standardizer is not None and not self.standardizer.is_adapted:
             self.standardizer.adapt(self.dequantize(x) if discrete else x)
         super().initialize(x, discrete, labels=labels, context=context)
+
+
+def _vector_knobs(event_shape, permutation, dropout, recompute: bool, owner: str = "RealNVP"):
+    """Checked `(permutation, dropout)` of a vector model (None: the vector defaults); `(None, None)` for images."""
+    if len(event_shape) != 1:
+        if permutation is not None or dropout not in (None, 0, 0.0):
+            raise ValueError(f"{owner}: permutation and dropout apply to vectors (D,), got event shape {tuple(event_shape)}.")
+        return None, None
+    permutation = VECTOR_PERMUTATION if permutation is None else permutation
+    dropout = VECTOR_DROPOUT if dropout is None else dropout
+    if permutation not in PERMUTATIONS:
+        raise ValueError(f"{owner}: unknown permutation {permutation!r}; expected one of {PERMUTATIONS}.")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{owner}: expected 0 <= dropout < 1, got {dropout!r}.")
+    if dropout and recompute:
+        raise ValueError(f"{owner}: recompute=True draws new dropout masks when it recomputes the networks; use dropout=0 with it.")
+    return permutation, float(dropout)
 
 
 def _standardizer(standardize: bool, event_shape, owner: str):

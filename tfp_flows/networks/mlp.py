@@ -14,13 +14,18 @@ class MLP(keras.layers.Layer):
     `zero_init=True` zero-initialises the output layer so a coupling starts as the
     identity (additive) or as a fixed scaling (affine).
 
+    `dropout=p > 0` drops each hidden unit with probability `p` when called with
+    `training=True` (the flow models do so in `fit`'s training steps only; `log_prob`,
+    `evaluate` and `sample` are deterministic), as Durkan et al. (2019) regularise their
+    coupling networks on tables.
+
     `context_dim=C > 0` makes it a conditional conditioner: `call(x, conditional_input=c)`
     with `c` of shape `[N, C]` concatenated to the input (required).
     """
 
     def __init__(
         self, output_dim: int, hidden_units: int = 1000, hidden_layers: int = 5, zero_init: bool = False,
-        context_dim: int = 0, **kwargs,
+        context_dim: int = 0, dropout: float = 0.0, **kwargs,
     ):
         super().__init__(**kwargs)
         if not isinstance(context_dim, int) or context_dim < 0:
@@ -35,7 +40,11 @@ class MLP(keras.layers.Layer):
         self.output_dim, self.hidden_units, self.hidden_layers, self.zero_init = (
             output_dim, hidden_units, hidden_layers, zero_init,
         )
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"MLP: expected 0 <= dropout < 1, got {dropout!r}.")
+        self.dropout = float(dropout)
         self.hidden = [keras.layers.Dense(hidden_units, activation="relu", name=f"dense_{i}") for i in range(hidden_layers)]
+        self.drops = [keras.layers.Dropout(self.dropout, name=f"dropout_{i}") for i in range(hidden_layers)] if self.dropout else []
         self.out = keras.layers.Dense(output_dim, kernel_initializer="zeros" if zero_init else "glorot_uniform", name="out")
 
     def build(self, input_shape):
@@ -47,10 +56,12 @@ class MLP(keras.layers.Layer):
         self.out.build(shape)
         self.built = True
 
-    def call(self, x, conditional_input=None):
+    def call(self, x, conditional_input=None, training=None):
         x = _with_context(x, conditional_input, self.context_dim, "MLP")
-        for layer in self.hidden:
+        for i, layer in enumerate(self.hidden):
             x = layer(x)
+            if self.drops:
+                x = self.drops[i](x, training=training)
         return self.out(x)
 
     def get_config(self):
@@ -61,6 +72,7 @@ class MLP(keras.layers.Layer):
             hidden_layers=self.hidden_layers,
             zero_init=self.zero_init,
             context_dim=self.context_dim,
+            dropout=self.dropout,
         )
         return config
 
