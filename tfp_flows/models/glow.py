@@ -37,7 +37,10 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     (openai/glow's `split2d_prior`; `log sigma` soft-clamped to `(-split_prior_clamp,
     split_prior_clamp)`, see `SplitPrior`; `None` leaves it unbounded as openai/glow);
     the top latent has a learned prior `N(mean, std)`. The coupling network is
-    conv3x3 -> ReLU -> conv1x1 -> ReLU -> zero conv3x3 of `hidden_channels`.
+    conv3x3 -> ActNorm -> ReLU -> conv1x1 -> ActNorm -> ReLU -> zero conv3x3 of
+    `hidden_channels` (`GlowConvNet`). The zero convs start their output multiplier at 0.3
+    rather than openai/glow's 1 (see `ZeroConv2D`): trained with `Adam(1e-3)` and no
+    warmup, that keeps the first steps from overshooting.
 
     `coupling` ("affine" | "additive") and `permutation` ("conv1x1" | "shuffle" |
     "reverse") reproduce the paper's ablation; `lu` picks the 1x1 conv parametrisation.

@@ -80,8 +80,9 @@ class SplitPrior(ZeroConv2D):
     keeps the prior's standard deviation in `(exp(-clamp), exp(clamp))`, so at the start it
     is openai/glow's prior (the identity near zero) and it cannot sharpen without bound on
     channels that the kept half predicts well: with an unbounded log-scale a Glow trained
-    with Adam 1e-3 on photograph crops jumped by 1.2-1.9 training bits/dim at times and
-    ended 0.09 bits/dim worse after 1,000 steps (`benchmarks/compare_peers.py`).
+    with Adam 1e-3 on 8x8 photograph crops jumped by 1.2-1.9 training bits/dim at times and
+    ended 0.09 bits/dim worse after 1,000 steps, with twice the seed-to-seed spread
+    (`benchmarks/compare_peers.py`).
     `clamp=None` gives openai/glow's unbounded prior.
 
     `context_dim=C > 0`: a per-class (or per-context) bias on both outputs, as `ZeroConv2D`.
