@@ -38,6 +38,10 @@ def to_bits_per_dim(log_likelihood: np.ndarray, num_dims: int) -> np.ndarray:
 
 def evaluate(args) -> int:
     run, config, model = load_run(args.run)
+    if config.get("model") == "waveglow":  # speech: bits per audio sample of the run's speech data
+        from tfp_flows.commands.speech import evaluate_waveglow
+
+        return evaluate_waveglow(args, run, config, model)
     ds = data.load(config["dataset"], args.split, args.batch_size, shuffle=False, **load_options(config, run))
     values, labels, predicted = [], [], []
     for batch in ds:

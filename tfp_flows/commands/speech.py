@@ -135,8 +135,12 @@ def load_vocoder(path: str) -> models.WaveGlow:
 
 
 def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: float = 0.6, seed: int | None = 0,
-               denoise: float = 0.0) -> dict:
-    """Vocodes one log-mel `[n_mels, frames]` to the WAV `out` (and the comparison PNG `png`); returns timings and the L1."""
+               denoise: float = 0.0, length: int | None = None) -> dict:
+    """Vocodes one log-mel `[n_mels, frames]` to the WAV `out` (and the comparison PNG `png`); returns timings and the L1.
+
+    `length` trims the audio (`frames * hop` samples) to the source's length: a Tacotron 2 mel (`mel_center`)
+    of `T` samples has `T // hop + 1` frames.
+    """
     from tfp_flows.training.spectrograms import save_spectrogram_comparison
 
     mel = np.asarray(mel, np.float32)
@@ -151,7 +155,7 @@ def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: 
 
         audio = Denoiser(model, filter_length=model.n_fft, win_length=model.win_length)(audio[None], strength=denoise)[0]
     seconds = time.perf_counter() - start
-    audio = np.clip(audio.numpy(), -1.0, 1.0)
+    audio = np.clip(audio.numpy(), -1.0, 1.0)[:length]
     audio_lib.write_wav(out, audio, model.sample_rate)
     resynthesised = audio_lib.mel_spectrogram(tf.constant(audio), model.mel_config()).numpy()
     if png:
@@ -160,6 +164,31 @@ def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: 
     duration = len(audio) / model.sample_rate
     return dict(seconds=seconds, duration=duration, real_time_factor=seconds / duration,
                 mel_l1=float(np.mean(np.abs(mel[:, :frames] - resynthesised[:, :frames]))))
+
+
+def evaluate_waveglow(args, run, config: dict, model) -> int:
+    """`tfp-flows evaluate` of a WaveGlow run: bits per 16-bit sample (deterministic: bin centres) on a split."""
+    from tfp_flows.cli import build_parser
+
+    default = vars(build_parser().parse_args(["evaluate", "--run", run.path]))["batch_size"]
+    batch_size = 8 if args.batch_size == default else args.batch_size  # the image default is too many waveforms
+    segment = config.get("segment_length") or model.segment_length
+    ds = data.load(config["dataset"], args.split, batch_size, shuffle=False, segment_length=segment,
+                   mel_config=model.mel_config(), data_dir=config.get("data_dir"))
+    bits = np.concatenate([model.bits_per_sample(batch["audio"], batch["mel"]).numpy() for batch in ds] or [np.zeros(0)])
+    if len(bits) == 0:
+        raise ValueError(f"split {args.split!r} of {config['dataset']} is empty.")
+    if not np.all(np.isfinite(bits)):
+        raise ValueError(f"bits per sample on {args.split} are not finite: the checkpoint is broken.")
+    nats = -bits * segment * np.log(2.0)  # log p(x) of the discrete 16-bit segment
+    result = dict(split=args.split, dataset=config["dataset"], num_examples=int(len(bits)), checkpoint=run.best_or_last(),
+                  bits_per_sample=float(bits.mean()), bits_per_dim=float(bits.mean()),
+                  log_likelihood_nats=float(nats.mean()), segment_length=int(segment))
+    run.write_json(f"eval_{args.split}.json", result)
+    print(f"{os.path.basename(str(config['dataset']).rstrip('/'))} {args.split}: {result['bits_per_sample']:.4f} bits per "
+          f"audio sample over {len(bits)} segments of {segment} samples ({result['checkpoint']}); written to "
+          f"{run.file(f'eval_{args.split}.json')}")
+    return 0
 
 
 def vocode(args) -> int:
@@ -187,7 +216,8 @@ def vocode(args) -> int:
         if not np.all(np.isfinite(mel)):
             raise ValueError(f"{args.mel!r}: the mel has NaN or Inf values.")
     png = args.png or os.path.splitext(args.out)[0] + ".png"
-    result = vocode_mel(model, mel, args.out, png=png, sigma=args.sigma, seed=args.seed, denoise=args.denoise)
+    length = len(samples) if args.wav else None
+    result = vocode_mel(model, mel, args.out, png=png, sigma=args.sigma, seed=args.seed, denoise=args.denoise, length=length)
     print(f"Wrote {result['duration']:.2f} s of audio to {args.out} in {result['seconds']:.2f} s including one-time graph "
           f"set-up; log-mel L1 {result['mel_l1']:.3f} against the input mel; mels side by side in {png}")
     return 0
