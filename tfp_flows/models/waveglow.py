@@ -162,9 +162,9 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         spect = tf.reshape(tf.transpose(spect, [0, 1, 3, 2]), [-1, steps, self.n_mels * self.n_group])
         return tf.reshape(spect, tf.concat([batch_shape, [steps, self.n_mels * self.n_group]], 0))
 
-    def _wn_conditioner(self, network, cond):
+    def _wn_conditioner(self, network, cond, fused: bool = False):
         """`x_a -> network(x_a, cond)`, with `cond` broadcast over any extra sample dimensions of `x_a`."""
-        call = lambda x, c: network(x, c)  # noqa: E731
+        call = lambda x, c: network(x, c, fused=fused)  # noqa: E731
         if self.recompute and self.built:  # weights are created outside recompute_grad
             call = tf.recompute_grad(call)
 
@@ -181,14 +181,17 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         conditioner.takes_any_batch = True  # it folds x_a and the mel together (see call_folded)
         return conditioner
 
-    def _flow(self, cond=None) -> tfb.Bijector:
-        """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`."""
+    def _flow(self, cond=None, fused: bool = False) -> tfb.Bijector:
+        """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`.
+
+        `fused`: the WaveNets compute with `WaveNet`'s fused formulation (synthesis: same values, faster).
+        """
         if cond is None:
             raise ValueError("WaveGlow: the flow depends on a mel spectrogram; use conditional_bijector(mel).")
         flow = None
         for k in reversed(range(self.n_flows)):
             coupling = AffineCoupling(
-                self._wn_conditioner(self.wns[k], cond), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
+                self._wn_conditioner(self.wns[k], cond, fused), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
                 name=f"f{k}_coupling",
             )
             steps = [self.convs[k].bijector(), coupling] + ([flow] if flow is not None else [])
@@ -240,22 +243,18 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     def from_nvidia(cls, path, **overrides) -> "WaveGlow":
         """A WaveGlow with the weights of an NVIDIA checkpoint (NVIDIA/waveglow, DeepLearningExamples), no PyTorch.
 
-        Reads `train.py` checkpoints (`{'model': glow.WaveGlow, ...}`, weight norm on or removed), pickled
-        `glow.WaveGlow`s, state_dicts and `{'state_dict': ...}` files, in PyTorch's zip or legacy format, float32
-        or float16; the architecture comes from the tensors' shapes, the weights are mapped exactly
-        (`models.waveglow_nvidia`). Unpickling is restricted to the globals a checkpoint needs: a file naming
-        anything else is refused, unrun. The model has `lu=False` (NVIDIA's plain 1x1 matrices) and Tacotron 2's
-        mel features (`mel_center=True`); `overrides` set what a checkpoint does not store: `sample_rate`,
-        `n_fft`, `win_length`, `fmin`, `fmax`, `hop_length` (state_dicts only), `segment_length`, `sigma`,
-        `inference_sigma`, `learning_rate`, `mel_center`. A bad file raises a ValueError naming it.
-
-        Differences from NVIDIA's `infer(mel, sigma=1.0)`: our `infer` defaults to `sigma=inference_sigma`
-        (0.6, the value NVIDIA's README uses) and clips the waveform to [-1, 1] (`clip=False` gives NVIDIA's
-        unclipped output, which its `inference.py` casts to int16 without clipping).
+        Reads `train.py` checkpoints (weight norm on or removed), pickled `glow.WaveGlow`s, state_dicts and
+        `{'state_dict': ...}` files, zip or legacy PyTorch format, float32 or float16; the architecture comes
+        from the tensors' shapes (`models.waveglow_nvidia`); unpickling allows only the globals a checkpoint
+        needs. The model has `lu=False` (NVIDIA's plain 1x1 matrices) and Tacotron 2's mels (`mel_center=True`);
+        `overrides` set what a checkpoint does not store (`sample_rate`, `n_fft`, `win_length`, `fmin`, `fmax`,
+        `hop_length` for state_dicts, `segment_length`, `sigma`, `inference_sigma`, ...). A bad file raises a
+        ValueError naming it. Unlike NVIDIA's `infer(mel, sigma=1.0)`, our `infer` defaults to `sigma=0.6`
+        (`inference_sigma`, NVIDIA's README value) and clips to [-1, 1] (`clip=False`: NVIDIA's output).
         """
         from tfp_flows.models.waveglow_nvidia import from_nvidia
 
-        return from_nvidia(path, **overrides)
+        return from_nvidia(path, cls, **overrides)
 
     # ------------------------------------------------------------------ densities
     def _log_prob_folded(self, y, mel):
@@ -322,7 +321,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         return tf.reshape(y, tf.concat([batch_shape, tf.shape(z)[-1:]], 0))
 
     def _infer_folded(self, mel, z):
-        return self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
+        return self._flow(self._condition(mel, tf.shape(z)[-1]), fused=True).inverse(z)
 
     def _synthesise(self, mel, z):
         """Waveforms `[N, T]` of latents `z` `[N, T]` given `mel` `[N, n_mels, F]` (the flow's inverse)."""
