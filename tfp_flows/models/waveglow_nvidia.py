@@ -90,10 +90,8 @@ def read_checkpoint(path, hop_length: int | None = None) -> NvidiaCheckpoint:
     return NvidiaCheckpoint(path, config, {k: v.astype(np.float32) for k, v in weights.items()}, info)
 
 
-def from_nvidia(path, **overrides):
-    """A `WaveGlow` (`lu=False`) with the weights of an NVIDIA checkpoint; see `WaveGlow.from_nvidia`."""
-    from tfp_flows.models.waveglow import WaveGlow
-
+def from_nvidia(path, model_class, **overrides):
+    """A `model_class` (`WaveGlow`, `lu=False`) with the weights of an NVIDIA checkpoint; see `WaveGlow.from_nvidia`."""
     unknown = sorted(set(overrides) - set(NVIDIA_SETTINGS) - {"name"})
     if unknown:
         raise ValueError(
@@ -102,7 +100,7 @@ def from_nvidia(path, **overrides):
         )
     checkpoint = read_checkpoint(path, hop_length=overrides.pop("hop_length", None))
     settings = {**NVIDIA_SETTINGS, **overrides, **checkpoint.config}
-    model = WaveGlow(lu=False, **settings)
+    model = model_class(lu=False, **settings)
     assign(model, checkpoint)
     return model
 
