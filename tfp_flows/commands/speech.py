@@ -166,31 +166,6 @@ def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: 
                 mel_l1=float(np.mean(np.abs(mel[:, :frames] - resynthesised[:, :frames]))))
 
 
-def evaluate_waveglow(args, run, config: dict, model) -> int:
-    """`tfp-flows evaluate` of a WaveGlow run: bits per 16-bit sample (deterministic: bin centres) on a split."""
-    from tfp_flows.cli import build_parser
-
-    default = vars(build_parser().parse_args(["evaluate", "--run", run.path]))["batch_size"]
-    batch_size = 8 if args.batch_size == default else args.batch_size  # the image default is too many waveforms
-    segment = config.get("segment_length") or model.segment_length
-    ds = data.load(config["dataset"], args.split, batch_size, shuffle=False, segment_length=segment,
-                   mel_config=model.mel_config(), data_dir=config.get("data_dir"))
-    bits = np.concatenate([model.bits_per_sample(batch["audio"], batch["mel"]).numpy() for batch in ds] or [np.zeros(0)])
-    if len(bits) == 0:
-        raise ValueError(f"split {args.split!r} of {config['dataset']} is empty.")
-    if not np.all(np.isfinite(bits)):
-        raise ValueError(f"bits per sample on {args.split} are not finite: the checkpoint is broken.")
-    nats = -bits * segment * np.log(2.0)  # log p(x) of the discrete 16-bit segment
-    result = dict(split=args.split, dataset=config["dataset"], num_examples=int(len(bits)), checkpoint=run.best_or_last(),
-                  bits_per_sample=float(bits.mean()), bits_per_dim=float(bits.mean()),
-                  log_likelihood_nats=float(nats.mean()), segment_length=int(segment))
-    run.write_json(f"eval_{args.split}.json", result)
-    print(f"{os.path.basename(str(config['dataset']).rstrip('/'))} {args.split}: {result['bits_per_sample']:.4f} bits per "
-          f"audio sample over {len(bits)} segments of {segment} samples ({result['checkpoint']}); written to "
-          f"{run.file(f'eval_{args.split}.json')}")
-    return 0
-
-
 def vocode(args) -> int:
     model = load_vocoder(args.run)
     if args.wav:
