@@ -45,8 +45,10 @@ FORMATS = {
 @pytest.fixture(scope="module")
 def imported():
     """One model per architecture from `WaveGlow.from_nvidia`; the format tests assign each file's weights into
-    the model of its architecture (its traced synthesis graph reads the variables: traced once)."""
-    return {key: models.WaveGlow.from_nvidia(DATA / name) for key, name in (("A", "a_zip.pt"), ("B", "b_removed_zip.pt"))}
+    the model of its architecture (its traced synthesis graph reads the variables: traced once). B comes from a
+    state_dict (no stride) with settings overridden, which the settings test checks."""
+    return dict(A=models.WaveGlow.from_nvidia(DATA / "a_zip.pt"),
+                B=models.WaveGlow.from_nvidia(DATA / "dle.pt", sample_rate=16000, fmax=7600.0, hop_length=256))
 
 
 def _max_relative(ours, theirs) -> float:
@@ -73,8 +75,8 @@ def test_from_nvidia_reads_the_architecture_and_nvidia_settings(imported):
     assert not model.lu and model.mel_center and model.mel_config().center
     assert {key: getattr(model, key) for key in ARCHITECTURES["A"]} == ARCHITECTURES["A"]
     assert (model.sample_rate, model.n_fft, model.fmax, model.sigma, model.inference_sigma) == (22050, 1024, 8000.0, 1.0, 0.6)
-    other = models.WaveGlow.from_nvidia(DATA / "a_state_dict.pt", sample_rate=16000, fmax=7600.0, hop_length=256)
-    assert (other.sample_rate, other.fmax) == (16000, 7600.0)
+    other = imported["B"]  # from dle.pt, a state_dict, with sample_rate, fmax and hop_length given
+    assert (other.sample_rate, other.fmax, other.hop_length, other.n_fft) == (16000, 7600.0, 256, 1024)
     with pytest.raises(ValueError, match=r"\['n_flows'\] cannot be overridden"):
         models.WaveGlow.from_nvidia(DATA / "a_zip.pt", n_flows=3)
     with pytest.raises(ValueError, match="stride .* is 256; hop_length=128"):
