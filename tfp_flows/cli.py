@@ -225,7 +225,16 @@ def _add_vocode(commands):
     vocode.add_argument("--seed", type=_number(int, 0), default=0, help="sampling seed")
 
 
-SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export, _add_vocode)
+def _add_import_waveglow(commands):
+    imported = commands.add_parser("import-waveglow", formatter_class=_Help,
+                                   help="an NVIDIA WaveGlow checkpoint (.pt, read without PyTorch) as a run directory")
+    imported.add_argument("checkpoint", help="NVIDIA/waveglow or DeepLearningExamples WaveGlow checkpoint")
+    imported.add_argument("--output", default=None, help="new run directory (default: runs/waveglow-<checkpoint name>)")
+    imported.add_argument("--dataset", default="speech",
+                          help="speech data `evaluate` uses: speech (embedded), ljspeech or a folder of WAV files")
+
+
+SUBCOMMANDS = (_add_train, _add_evaluate, _add_sample, _add_score, _add_export, _add_vocode, _add_import_waveglow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -386,7 +395,7 @@ def main(argv=None) -> int:
     with _native_stderr_silenced():  # TensorFlow's C++ start-up chatter is not for our users
         from tfp_flows import commands  # imports TensorFlow: only after the arguments are known good
 
-    handler = getattr(commands, args.command)
+    handler = getattr(commands, args.command.replace("-", "_"))
     try:
         return handler(args)
     except KeyboardInterrupt:

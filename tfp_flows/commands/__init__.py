@@ -22,4 +22,11 @@ def vocode(args) -> int:
 
     return speech.vocode(args)
 
-__all__ = ["USER_ERRORS", "build_model", "evaluate", "export", "sample", "score", "train", "vocode"]
+def import_waveglow(args) -> int:
+    """`tfp-flows import-waveglow`: an NVIDIA WaveGlow checkpoint as a run directory (no PyTorch)."""
+    from tfp_flows.commands import importing
+
+    return importing.import_waveglow(args)
+
+
+__all__ = ["USER_ERRORS", "build_model", "evaluate", "export", "import_waveglow", "sample", "score", "train", "vocode"]

@@ -146,8 +146,12 @@ def load_vocoder(path: str) -> models.WaveGlow:
 
 
 def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: float = 0.6, seed: int | None = 0,
-               denoise: float = 0.0) -> dict:
-    """Vocodes one log-mel `[n_mels, frames]` to the WAV `out` (and the comparison PNG `png`); returns timings and the L1."""
+               denoise: float = 0.0, length: int | None = None) -> dict:
+    """Vocodes one log-mel `[n_mels, frames]` to the WAV `out` (and the comparison PNG `png`); returns timings and the L1.
+
+    `length` trims the audio (`frames * hop` samples) to the source's length: a Tacotron 2 mel (`mel_center`)
+    of `T` samples has `T // hop + 1` frames.
+    """
     from tfp_flows.training.spectrograms import save_spectrogram_comparison
 
     mel = np.asarray(mel, np.float32)
@@ -162,7 +166,7 @@ def vocode_mel(model, mel: np.ndarray, out: str, png: str | None = None, sigma: 
 
         audio = Denoiser(model, filter_length=model.n_fft, win_length=model.win_length)(audio[None], strength=denoise)[0]
     seconds = time.perf_counter() - start
-    audio = np.clip(audio.numpy(), -1.0, 1.0)
+    audio = np.clip(audio.numpy(), -1.0, 1.0)[:length]
     audio_lib.write_wav(out, audio, model.sample_rate)
     resynthesised = audio_lib.mel_spectrogram(tf.constant(audio), model.mel_config()).numpy()
     if png:
@@ -198,7 +202,8 @@ def vocode(args) -> int:
         if not np.all(np.isfinite(mel)):
             raise ValueError(f"{args.mel!r}: the mel has NaN or Inf values.")
     png = args.png or os.path.splitext(args.out)[0] + ".png"
-    result = vocode_mel(model, mel, args.out, png=png, sigma=args.sigma, seed=args.seed, denoise=args.denoise)
+    length = len(samples) if args.wav else None
+    result = vocode_mel(model, mel, args.out, png=png, sigma=args.sigma, seed=args.seed, denoise=args.denoise, length=length)
     print(f"Wrote {result['duration']:.2f} s of audio to {args.out} in {result['seconds']:.2f} s including one-time graph "
           f"set-up; log-mel L1 {result['mel_l1']:.3f} against the input mel; mels side by side in {png}")
     return 0

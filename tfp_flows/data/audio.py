@@ -9,8 +9,9 @@ The features match the mels NVIDIA's WaveGlow/Tacotron 2 recipes feed a vocoder 
     mel = log(max(slaney_mel_filterbank @ magnitude, 1e-5))            # [..., n_mels, frames]
 
 so `frames * hop_length == T` when `T` is a multiple of `hop_length` (a WaveGlow upsamples one mel frame to
-exactly `hop_length` samples). NVIDIA's older Tacotron 2 `stft.py` centre-pads by `n_fft / 2` instead, which
-gives one more frame; the frame contents are the same up to that half-hop shift.
+exactly `hop_length` samples). `MelConfig(center=True)` is NVIDIA's Tacotron 2 `stft.py` (`layers.TacotronSTFT`,
+what NVIDIA/waveglow's `mel2samp.py` and its published models use): reflection padding of `n_fft / 2` on both
+sides, `T // hop + 1` frames, the same window, mel basis and log clamp; the frames are shifted by half a hop.
 
 The filterbank is librosa's default `librosa.filters.mel` (Slaney mel scale, "slaney" area normalisation),
 written out here so that librosa is not a dependency; `tf.signal.linear_to_mel_weight_matrix` is the HTK
@@ -20,6 +21,8 @@ scale without normalisation and gives different features.
 >>> audio = tf.zeros([2, 8192])
 >>> mel_spectrogram(audio, config).shape
 TensorShape([2, 80, 32])
+>>> mel_spectrogram(audio, MelConfig(center=True)).shape  # Tacotron 2's stft.py: one frame more
+TensorShape([2, 80, 33])
 >>> slaney_mel_filterbank(config).shape
 (80, 513)
 """
@@ -47,6 +50,7 @@ class MelConfig:
     n_mels: int = 80
     fmin: float = 0.0
     fmax: float = 8000.0
+    center: bool = False  # True: Tacotron 2's stft.py padding (n_fft / 2 each side, T // hop + 1 frames)
 
     def __post_init__(self):
         for field in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
@@ -55,7 +59,11 @@ class MelConfig:
                 raise ValueError(f"MelConfig: expected a positive integer {field}, got {value!r}.")
         if self.win_length > self.n_fft:
             raise ValueError(f"MelConfig: expected win_length <= n_fft, got {self.win_length} > {self.n_fft}.")
-        if (self.n_fft - self.hop_length) % 2:
+        if not isinstance(self.center, (bool, np.bool_)):
+            raise ValueError(f"MelConfig: expected center True or False, got {self.center!r}.")
+        if self.center and self.n_fft % 2:
+            raise ValueError(f"MelConfig: center=True pads n_fft / 2 on both sides; expected an even n_fft, got {self.n_fft}.")
+        if not self.center and (self.n_fft - self.hop_length) % 2:
             raise ValueError(
                 f"MelConfig: n_fft - hop_length must be even (reflection padding of (n_fft - hop) / 2 on both "
                 f"sides), got n_fft={self.n_fft}, hop_length={self.hop_length}."
@@ -75,8 +83,12 @@ class MelConfig:
 
     @property
     def padding(self) -> int:
-        """Reflection padding on each side of the waveform, `(n_fft - hop_length) // 2`."""
-        return (self.n_fft - self.hop_length) // 2
+        """Reflection padding on each side of the waveform: `(n_fft - hop_length) // 2`, or `n_fft // 2` (`center`)."""
+        return self.n_fft // 2 if self.center else (self.n_fft - self.hop_length) // 2
+
+    def num_frames(self, length: int) -> int:
+        """Frames of `length` samples: `length // hop_length`, plus one with `center`."""
+        return length // self.hop_length + (1 if self.center else 0)
 
 
 # --- Slaney mel scale (Auditory Toolbox; librosa's default `htk=False`) -----------------------------------
@@ -164,7 +176,7 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
     if length is not None and length <= config.padding:
         raise ValueError(
             f"stft_magnitude: expected audio longer than the reflection padding {config.padding} samples "
-            f"((n_fft - hop_length) / 2), got T={length}."
+            f"({'n_fft / 2' if config.center else '(n_fft - hop_length) / 2'}), got T={length}."
         )
     padded = tf.pad(folded, [[0, 0], [config.padding, config.padding]], mode="REFLECT")
     spectrum = tf.signal.stft(
@@ -184,7 +196,7 @@ def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Ten
     """NVIDIA-compatible log-mel spectrogram `[..., n_mels, frames]` of float audio `[..., T]` in [-1, 1].
 
     `frames = T // hop_length` (the padded length is `T - hop_length + n_fft`), so `frames * hop_length == T`
-    when `T` is a multiple of the hop.
+    when `T` is a multiple of the hop; with `config.center` (Tacotron 2's `stft.py`) `T // hop_length + 1`.
     Works eagerly and under `tf.function`/XLA with unknown batch and length.
     """
     magnitude = stft_magnitude(audio, config)
@@ -218,7 +230,8 @@ def griffin_lim(
     The linear magnitude is the mel basis' pseudo-inverse applied to `exp(mel)` (clipped at 0); the phase is
     recovered by fast Griffin-Lim (Perraudin et al. 2013: Griffin-Lim with `momentum`; 0 gives the classic
     algorithm), starting from random phases drawn with `seed`. Inverse STFT with the same window and padding
-    as `mel_spectrogram`, so `mel_spectrogram(griffin_lim(mel))` has as many frames as `mel`.
+    as `mel_spectrogram`, so `mel_spectrogram(griffin_lim(mel))` has as many frames as `mel` (`(frames - 1) * hop`
+    samples with `config.center`).
     """
     mel = tf.convert_to_tensor(mel, tf.float32)
     if mel.shape.rank is None or mel.shape.rank < 2 or mel.shape[-2] != config.n_mels:
@@ -238,7 +251,7 @@ def griffin_lim(
     window_fn = _stft_window(config)
     inverse_window_fn = tf.signal.inverse_stft_window_fn(config.hop_length, forward_window_fn=window_fn)
     num_frames = tf.shape(magnitude)[1]
-    length = num_frames * config.hop_length
+    length = (num_frames - 1 if config.center else num_frames) * config.hop_length
 
     def synthesise(spectrum):
         padded = tf.signal.inverse_stft(

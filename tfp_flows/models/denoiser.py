@@ -42,8 +42,11 @@ class Denoiser:
         bias_audio = model.infer(mel, sigma=0.0, clip=False)
         self.bias_spectrum = tf.abs(self._stft(bias_audio))[:, 0, :]  # [1, bins]: the first frame, as NVIDIA
 
-    def _window(self, length, dtype=tf.float32):
-        return tf.signal.hann_window(length, periodic=True, dtype=dtype)
+    def _window(self, length=None, dtype=tf.float32):
+        """NVIDIA's window: a periodic Hann of `win_length` zero-padded to `filter_length` in the centre."""
+        window = tf.signal.hann_window(self.win_length, periodic=True, dtype=dtype)
+        left = (self.filter_length - self.win_length) // 2
+        return tf.pad(window, [[left, self.filter_length - self.win_length - left]])
 
     def _stft(self, audio):
         pad = self.filter_length // 2
@@ -51,7 +54,7 @@ class Denoiser:
         if length is not None and length <= pad:
             raise ValueError(f"Denoiser: expected audio longer than filter_length / 2 = {pad} samples, got {length}.")
         padded = tf.pad(audio, [[0, 0]] * (audio.shape.rank - 1) + [[pad, pad]], mode="REFLECT")
-        return tf.signal.stft(padded, self.win_length, self.hop_length, self.filter_length, window_fn=self._window)
+        return tf.signal.stft(padded, self.filter_length, self.hop_length, self.filter_length, window_fn=self._window)
 
     def __call__(self, audio, strength: float = 0.1) -> tf.Tensor:
         """Denoised `audio` (float `[..., T]`), the same shape."""
@@ -64,10 +67,10 @@ class Denoiser:
         magnitude = tf.nn.relu(tf.abs(spectrum) - strength * self.bias_spectrum)
         phase = tf.math.angle(spectrum)
         denoised = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
-        out = tf.signal.inverse_stft(denoised, self.win_length, self.hop_length, self.filter_length, window_fn=self._window)
+        out = tf.signal.inverse_stft(denoised, self.filter_length, self.hop_length, self.filter_length, window_fn=self._window)
         # Divide by the overlap-added squared window (NVIDIA's window_sumsquare), exact up to the edges too.
         frames = tf.shape(spectrum)[-2]
-        squared = tf.tile(self._window(self.win_length)[None, :] ** 2, [frames, 1])
+        squared = tf.tile(self._window()[None, :] ** 2, [frames, 1])
         window_sum = tf.signal.overlap_and_add(squared, self.hop_length)
         out = out / tf.where(window_sum > 1e-8, window_sum, 1.0)
         start = self.filter_length // 2

@@ -79,6 +79,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         lu: bool = True,
         upsample_init: str = "random",
         num_bins: int = 65536,
+        mel_center: bool = False,
         **kwargs,
     ):
         kwargs.pop("event_shape", None)  # from FlowModel's config: always (segment_length,)
@@ -124,6 +125,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         self.n_early_size = n_early_size
         self.sigma, self.inference_sigma, self.learning_rate = float(sigma), float(inference_sigma), float(learning_rate)
         self.fmin, self.fmax, self.lu, self.upsample_init = float(fmin), float(fmax), bool(lu), upsample_init
+        self.mel_center = bool(mel_center)
         self.audio_scale = self.num_bins / 2  # y = x / 32768 for 16-bit audio
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_sample")
         self._infer_graph = None
@@ -165,9 +167,9 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         spect = tf.reshape(tf.transpose(spect, [0, 1, 3, 2]), [-1, steps, self.n_mels * self.n_group])
         return tf.reshape(spect, tf.concat([batch_shape, [steps, self.n_mels * self.n_group]], 0))
 
-    def _wn_conditioner(self, network, cond):
+    def _wn_conditioner(self, network, cond, fused: bool = False):
         """`x_a -> network(x_a, cond)`, with `cond` broadcast over any extra sample dimensions of `x_a`."""
-        call = lambda x, c: network(x, c)  # noqa: E731
+        call = lambda x, c: network(x, c, fused=fused)  # noqa: E731
         if self.recompute and self.built:  # weights are created outside recompute_grad
             call = tf.recompute_grad(call)
 
@@ -184,14 +186,17 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         conditioner.takes_any_batch = True  # it folds x_a and the mel together (see call_folded)
         return conditioner
 
-    def _flow(self, cond=None) -> tfb.Bijector:
-        """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`."""
+    def _flow(self, cond=None, fused: bool = False) -> tfb.Bijector:
+        """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`.
+
+        `fused`: the WaveNets compute with `WaveNet`'s fused formulation (synthesis: same values, faster).
+        """
         if cond is None:
             raise ValueError("WaveGlow: the flow depends on a mel spectrogram; use conditional_bijector(mel).")
         flow = None
         for k in reversed(range(self.n_flows)):
             coupling = AffineCoupling(
-                self._wn_conditioner(self.wns[k], cond), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
+                self._wn_conditioner(self.wns[k], cond, fused), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
                 name=f"f{k}_coupling",
             )
             steps = [self.convs[k].bijector(), coupling] + ([flow] if flow is not None else [])
@@ -231,13 +236,30 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         raise ValueError("WaveGlow: the base's length follows the mel; use model.conditional_distribution(mel).")
 
     def mel_config(self):
-        """The `data.audio.MelConfig` of the features this model was trained on."""
+        """The `data.audio.MelConfig` of the features this model was trained on (`center`: Tacotron 2's padding)."""
         from tfp_flows.data.audio import MelConfig
 
         return MelConfig(
             sample_rate=self.sample_rate, n_fft=self.n_fft, win_length=self.win_length, hop_length=self.hop_length,
-            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, center=self.mel_center,
         )
+
+    @classmethod
+    def from_nvidia(cls, path, **overrides) -> "WaveGlow":
+        """A WaveGlow with the weights of an NVIDIA checkpoint (NVIDIA/waveglow, DeepLearningExamples), no PyTorch.
+
+        Reads `train.py` checkpoints (weight norm on or removed), pickled `glow.WaveGlow`s, state_dicts and
+        `{'state_dict': ...}` files, zip or legacy PyTorch format, float32 or float16; the architecture comes
+        from the tensors' shapes (`models.waveglow_nvidia`); unpickling allows only the globals a checkpoint
+        needs. The model has `lu=False` (NVIDIA's plain 1x1 matrices) and Tacotron 2's mels (`mel_center=True`);
+        `overrides` set what a checkpoint does not store (`sample_rate`, `n_fft`, `win_length`, `fmin`, `fmax`,
+        `hop_length` for state_dicts, `segment_length`, `sigma`, `inference_sigma`, ...). A bad file raises a
+        ValueError naming it. Unlike NVIDIA's `infer(mel, sigma=1.0)`, our `infer` defaults to `sigma=0.6`
+        (`inference_sigma`, NVIDIA's README value) and clips to [-1, 1] (`clip=False`: NVIDIA's output).
+        """
+        from tfp_flows.models.waveglow_nvidia import from_nvidia
+
+        return from_nvidia(path, cls, **overrides)
 
     # ------------------------------------------------------------------ densities
     def _log_prob_folded(self, y, mel):
@@ -300,19 +322,29 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     def decode(self, z, mel) -> tf.Tensor:
         """Waveforms of latents `z` `[..., T]` given `mel`; `decode(encode(y, mel), mel) == y` up to float error."""
         z, mel, batch_shape = self._pair(z, mel, "z", {})
-        y = self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
+        y = self._synthesise(mel, tf.cast(z, tf.float32))
         return tf.reshape(y, tf.concat([batch_shape, tf.shape(z)[-1:]], 0))
 
     def _infer_folded(self, mel, z):
-        return self._flow(self._condition(mel, tf.shape(z)[-1])).inverse(z)
+        return self._flow(self._condition(mel, tf.shape(z)[-1]), fused=True).inverse(z)
+
+    def _synthesise(self, mel, z):
+        """Waveforms `[N, T]` of latents `z` `[N, T]` given `mel` `[N, n_mels, F]` (the flow's inverse)."""
+        if not tf.executing_eagerly():
+            return self._infer_folded(mel, z)
+        if self._infer_graph is None:  # one traced graph for every batch and mel length: much faster than eager ops
+            signature = [tf.TensorSpec([None, self.n_mels, None], tf.float32), tf.TensorSpec([None, None], tf.float32)]
+            self._infer_graph = tf.function(self._infer_folded, input_signature=signature, autograph=False)
+        return self._infer_graph(mel, z)
 
     @entry_point
     def infer(self, mel, sigma: float | None = None, seed=None, clip: bool = True) -> tf.Tensor:
         """Synthesises waveforms `[..., F * hop_length]` (float in [-1, 1]) from mels `[..., n_mels, F]`.
 
         `sigma` is the standard deviation of the latent (default `inference_sigma`, 0.6 in
-        NVIDIA's recipe; 0 gives the mode's waveform). An int `seed` makes the output
-        reproducible. `clip` limits the waveform to [-1, 1] as a 16-bit WAV does.
+        NVIDIA's README; NVIDIA's `glow.py` `infer` defaults to 1.0; 0 gives the mode's waveform).
+        An int `seed` makes the output reproducible. `clip` limits the waveform to [-1, 1] as a
+        16-bit WAV does (NVIDIA's `infer` does not clip: `clip=False` matches it).
         """
         owner = f"{type(self).__name__}.infer"
         sigma = validation.check_temperature(self.inference_sigma if sigma is None else sigma, owner)
@@ -324,14 +356,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
             z = tf.random.stateless_normal(shape, seed=[int(seed), 0])
         else:
             z = tf.random.normal(shape, seed=seed)
-        z = z * sigma
-        if tf.executing_eagerly():
-            if self._infer_graph is None:  # one traced graph for every batch and mel length: much faster than eager ops
-                signature = [tf.TensorSpec([None, self.n_mels, None], tf.float32), tf.TensorSpec([None, None], tf.float32)]
-                self._infer_graph = tf.function(self._infer_folded, input_signature=signature, autograph=False)
-            y = self._infer_graph(folded, z)
-        else:
-            y = self._infer_folded(folded, z)
+        y = self._synthesise(folded, z * sigma)
         if clip:
             y = tf.clip_by_value(y, -1.0, 1.0)
         return tf.reshape(y, tf.concat([batch_shape, shape[-1:]], 0))
@@ -360,6 +385,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
             segment_length=self.segment_length, sigma=self.sigma, inference_sigma=self.inference_sigma,
             learning_rate=self.learning_rate, sample_rate=self.sample_rate, n_fft=self.n_fft,
             win_length=self.win_length, fmin=self.fmin, fmax=self.fmax, lu=self.lu, upsample_init=self.upsample_init,
+            mel_center=self.mel_center,
         )
         return config
 
