@@ -23,6 +23,21 @@ class WaveNet(keras.layers.Layer):
     (NVIDIA: "helps with training stability"). The conditioning's 1x1 conv is one conv
     for all layers (`2 * n_channels * n_layers` outputs), sliced per layer, as NVIDIA's
     `cond_layer`. NVIDIA wraps the convs in weight normalisation; these are plain convs.
+
+    Args:
+      out_channels: channels of the output (the coupling's parameters).
+      n_layers: dilated layers (dilations 1, 2, 4, ...).
+      n_channels: residual and skip channels.
+      kernel_size: odd kernel size of the dilated convolutions.
+
+    Raises:
+      ValueError: a non-positive size, or an even `kernel_size`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import WaveNet
+    >>> net = WaveNet(out_channels=4, n_layers=2, n_channels=8)
+    >>> net(tf.zeros([2, 16, 2]), tf.zeros([2, 16, 5])).shape
+    TensorShape([2, 16, 4])
     """
 
     def __init__(self, out_channels: int, n_layers: int = 8, n_channels: int = 256, kernel_size: int = 3, **kwargs):
