@@ -19,6 +19,19 @@ class ZeroConv2D(keras.layers.Layer):
     `context_dim=C > 0`: `call(x, conditional_input=c)` adds `W c` (zero-initialised,
     per channel) to the output: openai/glow's `split2d_prior` with `ycond`
     (`h += linear_zeros(y_onehot)`).
+
+    Args:
+      filters: output channels.
+      kernel_size: square kernel size ("same" padding).
+      context_dim: `C > 0` adds a learned per-channel bias `W c` from `conditional_input` `[N, C]`.
+
+    Raises:
+      ValueError: `filters < 1` or `context_dim < 0`; when called, a missing or unexpected `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import ZeroConv2D
+    >>> float(tf.reduce_max(tf.abs(ZeroConv2D(6)(tf.ones([1, 4, 4, 2])))))  # zero-initialised
+    0.0
     """
 
     def __init__(self, filters: int, kernel_size: int = 3, context_dim: int = 0, **kwargs):
@@ -63,6 +76,20 @@ class GlowConvNet(keras.layers.Layer):
     `context_dim=C > 0` conditions it: `call(x, conditional_input=c)` (`c`: `[N, C]`, a
     one-hot label or a context) adds a learned per-channel bias `W c` (zero-initialised)
     to the first hidden layer, after its ActNorm.
+
+    Args:
+      out_channels: channels of the output (the coupling's parameters).
+      hidden_channels: width of the two hidden convolutions (512 in the paper).
+      context_dim: `C > 0` adds a learned per-channel bias `W c` from `conditional_input` `[N, C]`.
+
+    Raises:
+      ValueError: a non-positive size or a negative `context_dim`; when called, a missing or unexpected
+        `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import GlowConvNet
+    >>> GlowConvNet(out_channels=4, hidden_channels=8)(tf.ones([2, 4, 4, 2])).shape
+    TensorShape([2, 4, 4, 4])
     """
 
     def __init__(self, out_channels: int, hidden_channels: int = 512, context_dim: int = 0, **kwargs):
