@@ -26,7 +26,15 @@ FILE_SUFFIXES = ARRAY_SUFFIXES + tabular.SUFFIXES + (".parquet", ".pq")
 
 
 def kind_of(name) -> str:
-    """"dataset", "digits", "tfds", "folder", "arrays", "table" or "tfds_generic" (any other name)."""
+    """"dataset", "digits", "tfds", "folder", "arrays", "table" or "tfds_generic" (any other name).
+
+    Raises:
+      ValueError: a name that is neither a dataset, nor an existing path, nor a `tf.data.Dataset`.
+
+    >>> from tfp_flows import data
+    >>> data.kind_of("digits"), data.kind_of("cifar10")
+    ('digits', 'tfds')
+    """
     if isinstance(name, tf.data.Dataset):
         return "dataset"
     if isinstance(name, os.PathLike):
@@ -61,6 +69,22 @@ def read(path, *, image_size: int | None = None, columns: Sequence[str] | None =
     Any problem (unreadable image, mixed sizes, non-numeric cell, wrong rank) is a
     `ValueError` naming the file (and line and column). `context_columns` (CSV) are read
     apart as the context of a conditional density (`InMemoryData.context`).
+
+    Args:
+      path: a folder of images, a `.npy`/`.npz` or a CSV file.
+      image_size: centre-crop and resize images to this square size.
+      columns: the modelled columns of a CSV (default: every numeric one).
+      n_bits: bit depth of images.
+
+    Raises:
+      ValueError: a missing or unsupported file, options that do not apply to it, or bad content.
+
+    >>> import numpy as np, os, tempfile
+    >>> from tfp_flows import data
+    >>> path = os.path.join(tempfile.mkdtemp(), "points.npy")
+    >>> np.save(path, np.zeros((10, 3), "float32"))
+    >>> data.read(path).examples.shape
+    (10, 3)
     """
     path = os.fspath(path)
     kind = kind_of(path)
@@ -104,7 +128,27 @@ def _signature(path: str) -> tuple:
 
 def info(name, n_bits: int | None = None, *, image_size: int | None = None, columns: Sequence[str] | None = None,
          data_dir: str | None = None, context_columns: Sequence[str] | None = None, **audio_options) -> DatasetInfo:
-    """Event shape, `num_bins` (None for continuous vectors), splits, class names (`num_classes`) and context columns."""
+    """Event shape, `num_bins` (None for continuous vectors), splits, class names (`num_classes`) and context columns.
+
+    Args:
+      name: as for `load`: a dataset name, a path or an unbatched `tf.data.Dataset`.
+      n_bits: bit depth of images (`num_bins = 2**n_bits`).
+      image_size: the square size images are resized to (folders, generic TFDS datasets).
+      columns: the modelled columns of a CSV.
+      data_dir: where TFDS data lives.
+      context_columns: the context columns of a CSV (`context_dim`).
+
+    Returns a `DatasetInfo`.
+
+    Raises:
+      ValueError: as `load`, for an unknown name or bad files.
+      TypeError: speech options given for a dataset that is not speech.
+
+    >>> from tfp_flows import data
+    >>> meta = data.info("digits")
+    >>> meta.event_shape, meta.num_bins, meta.num_classes
+    ((8, 8, 1), 17, 10)
+    """
     if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
         return audio_datasets.info(name, **audio_options)
     if audio_options:
@@ -188,6 +232,22 @@ def load(
 
     Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
     see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
+
+    More arguments:
+      batch_size: examples per batch (the last batch may be smaller unless `drop_remainder`).
+      repeat: repeat the data forever (for `fit(..., steps_per_epoch=...)`).
+      drop_remainder: drop a last, smaller batch.
+      seed: the shuffling and augmentation seed (None: a fresh one each pass).
+
+    Raises:
+      ValueError: an unknown name, a missing file, an unknown split, bad files (named with line and column),
+        options that do not apply to the data (e.g. `columns` for images), or labels the data does not have.
+      DatasetUnavailableError: a TFDS dataset that is not prepared and cannot be downloaded.
+
+    >>> from tfp_flows import data
+    >>> batch = next(iter(data.load("digits", "train", batch_size=32)))
+    >>> batch.shape, batch.dtype.name
+    (TensorShape([32, 8, 8, 1]), 'uint8')
     """
     if audio_datasets.is_audio_source(name):
         if n_bits is not None or flip or image_size is not None or columns is not None or with_labels or context_columns is not None:
