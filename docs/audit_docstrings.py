@@ -46,7 +46,7 @@ def missing(obj) -> list[str]:
     undocumented = [a for a in arguments(obj) if not re.search(rf"\b{re.escape(a)}\b", doc)]
     if undocumented:
         gaps.append("args: " + ", ".join(undocumented))
-    if not re.search(r"Raises:|\w+Error\b|raises", doc):
+    if not re.search(r"Raises:|Raises nothing|\w+Error\b|raises", doc):
         gaps.append("raises")
     return gaps
 

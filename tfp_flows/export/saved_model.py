@@ -50,6 +50,16 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
     The SavedModel is written to a temporary directory beside the target and renamed into
     place, so TF Serving never sees a half-written version and a failed export leaves
     nothing behind. An existing version is replaced only with `overwrite=True`.
+
+    Raises:
+      ValueError: a model that is not a `FlowModel`, `version < 1`, or an existing version without
+        `overwrite=True`.
+
+    >>> import os, tempfile
+    >>> from tfp_flows import export, models
+    >>> path = export.save(models.Glow.from_preset("tiny"), os.path.join(tempfile.mkdtemp(), "flow"))
+    >>> sorted(os.listdir(path))[:2], os.path.basename(path)
+    (['assets', 'fingerprint.pb'], '1')
     """
     from tfp_flows.models import FlowModel
 
@@ -83,6 +93,22 @@ def load(path: str):
     """Loads an exported version directory with TensorFlow, or says clearly why it cannot.
 
     Returns the loaded object; its `.signatures` are the endpoints of `SIGNATURES`.
+
+    Args:
+      path: an exported version directory, `export_dir/<version>`.
+
+    Raises:
+      FileNotFoundError: no `saved_model.pb` there.
+      ValueError: a truncated or corrupt SavedModel, or one lacking the signatures (not written by
+        tfp_flows).
+
+    >>> import tempfile
+    >>> from tfp_flows import export
+    >>> try:
+    ...     export.load(tempfile.mkdtemp())
+    ... except FileNotFoundError as error:
+    ...     print("no saved_model.pb" in str(error))
+    True
     """
     path = os.path.abspath(path)
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
