@@ -32,10 +32,9 @@ class FusedAdam(keras.optimizers.Adam):
     >>> [round(float(v), 4) for v in w.numpy()]  # the first Adam step is lr * sign(g)
     [0.9, -1.9]
 
-    Args:
-      learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue, global_clipnorm,
-        use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps:
-        exactly `keras.optimizers.Adam`'s.
+    Its arguments are exactly `keras.optimizers.Adam`'s: `learning_rate`, `beta_1`, `beta_2`, `epsilon`,
+    `amsgrad`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+    `ema_overwrite_frequency`, `loss_scale_factor`, `gradient_accumulation_steps` and `name`.
 
     Raises:
       ValueError: what `keras.optimizers.Adam` raises for the same arguments (e.g. `ema_momentum` outside
