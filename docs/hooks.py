@@ -111,6 +111,13 @@ def render_cli_reference(parser: argparse.ArgumentParser) -> str:
     return "\n".join(lines)
 
 
+def on_config(config):
+    # Snippets (`--8<--` includes of benchmarks/results/) resolve against the repository, whatever the
+    # working directory `mkdocs build -f .../mkdocs.yml` runs in.
+    config.mdx_configs["pymdownx.snippets"]["base_path"] = [ROOT, os.path.join(ROOT, "docs")]
+    return config
+
+
 def on_files(files, config):
     sys.path.insert(0, ROOT)
     try:
