@@ -9,6 +9,7 @@ Run: python docs/screenshots.py [--out screenshots] [--width 1280] [--height 180
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import http.server
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (PNG name, page path under the site, what to look at)
@@ -47,9 +49,30 @@ def build(site_dir: str) -> None:
                    cwd=ROOT, check=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
 
 
+WAIT_PATH = "/__wait__"
+# Material's search builds its index in a web worker, which headless Chromium's virtual time does not
+# advance. So a search is screenshotted through a page that frames it and holds its own load event
+# (when the screenshot is taken) on an image the server answers only after `WAIT_SECONDS` of real time.
+WAIT_SECONDS = 8
+FRAME_PAGE = """<!doctype html><html><body style="margin:0">
+<iframe src="{url}" style="border:0;width:100vw;height:100vh"></iframe>
+<img src="{wait}" style="display:none"></body></html>"""
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # one line per request would bury the list of PNGs
         pass
+
+    def do_GET(self):
+        if self.path != WAIT_PATH:
+            return super().do_GET()
+        time.sleep(WAIT_SECONDS)
+        pixel = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAIBAAA=")
+        self.send_response(200)
+        self.send_header("Content-Type", "image/gif")
+        self.send_header("Content-Length", str(len(pixel)))
+        self.end_headers()
+        self.wfile.write(pixel)
 
 
 def serve(site_dir: str) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -59,12 +82,13 @@ def serve(site_dir: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def screenshot(browser: str, url: str, path: str, width: int, height: int, budget_ms: int = 5000) -> None:
-    """One PNG of `url`; `budget_ms` of virtual time lets the page's scripts (search, copy buttons) run."""
+def screenshot(browser: str, url: str, path: str, width: int, height: int, budget_ms: int | None = 5000) -> None:
+    """One PNG of `url`, taken at its load event plus `budget_ms` of virtual time for its scripts."""
+    budget = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--virtual-time-budget={budget_ms}",
+             f"--user-data-dir={profile}", f"--window-size={width},{height}", *budget,
              f"--screenshot={os.path.abspath(path)}", url],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
 
@@ -84,8 +108,13 @@ def main(argv=None) -> list[str]:
         try:
             for name, page, look_at in PAGES:
                 path = os.path.join(args.out, f"{name}.png")
-                screenshot(browser, base + page, path, args.width, args.height,
-                           budget_ms=30000 if "?q=" in page else 5000)  # the search index loads in a worker
+                if "?q=" in page:  # through a framing page that waits for the search worker in real time
+                    frame = f"__{name}__.html"
+                    with open(os.path.join(site_dir, frame), "w") as handle:
+                        handle.write(FRAME_PAGE.format(url="/" + page, wait=WAIT_PATH))
+                    screenshot(browser, base + frame, path, args.width, args.height, budget_ms=None)
+                else:
+                    screenshot(browser, base + page, path, args.width, args.height)
                 written.append(path)
                 print(f"{path}: {look_at}")
         finally:
