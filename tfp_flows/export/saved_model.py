@@ -55,11 +55,13 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
       ValueError: a model that is not a `FlowModel`, `version < 1`, or an existing version without
         `overwrite=True`.
 
-    >>> import os, tempfile
-    >>> from tfp_flows import export, models
-    >>> path = export.save(models.Glow.from_preset("tiny"), os.path.join(tempfile.mkdtemp(), "flow"))
-    >>> sorted(os.listdir(path))[:2], os.path.basename(path)
-    (['assets', 'fingerprint.pb'], '1')
+    >>> import tempfile
+    >>> from tfp_flows import export
+    >>> try:  # export.save(model, "serving/flow", version=1) -> "serving/flow/1" (docs: Export and TF Serving)
+    ...     export.save("flow.keras", tempfile.mkdtemp())
+    ... except ValueError as error:
+    ...     print(error)
+    export.save: expected a tfp_flows FlowModel, got str.
     """
     from tfp_flows.models import FlowModel
 

@@ -158,9 +158,11 @@ def save_class_grid(model, path: str, per_class: int = 10, temperature: float = 
     >>> import os, tempfile
     >>> from tfp_flows import models
     >>> from tfp_flows.training import save_class_grid
-    >>> model = models.Glow.from_preset("tiny", num_classes=3)
-    >>> save_class_grid(model, os.path.join(tempfile.mkdtemp(), "c.png"), per_class=2, classes=[0, 2]).shape
-    (67, 67, 1)
+    >>> try:  # with a class-conditional model: one row of `per_class` samples per class
+    ...     save_class_grid(models.Glow.from_preset("tiny"), os.path.join(tempfile.mkdtemp(), "c.png"))
+    ... except ValueError as error:
+    ...     print(error)
+    class_grid_samples: Glow is not class-conditional (no num_classes).
     """
     samples, _ = class_grid_samples(model, per_class, temperature, seed, classes)
     image = grid(to_uint8(samples, model.num_bins), columns=per_class)
