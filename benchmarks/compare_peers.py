@@ -332,7 +332,10 @@ def main(argv=None):
     parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
     parser.add_argument("--peers-python", default=os.path.join(os.path.dirname(HERE), ".venv-peers", "bin", "python"),
                         help="the Python of a venv with torch and normflows")
-    parser.add_argument("--out", default=None, help="folder for compare_peers_<size>.json / .md / .png")
+    parser.add_argument("--out", default=None, help="folder for compare_peers_<size>.json and .md (the docs include "
+                        "benchmarks/results/compare_peers_<size>.md)")
+    parser.add_argument("--images", default=os.path.join(os.path.dirname(HERE), "docs", "images"),
+                        help="folder for the curves, compare_peers_<size>.png")
     parser.add_argument("--reuse", nargs="+", help="compare_peers_<size>.json files of an earlier run: their libraries "
                         "that are not in --libraries join the table (same seeds and steps)")
     args = parser.parse_args(argv)
@@ -370,18 +373,21 @@ def main(argv=None):
                           f"train {_steady_img_s(run, SIZES[size]['batch']):.0f} img/s", flush=True)
     summary, markdown = summarize(runs, args.sizes, report_steps)
     machine = _machine(load_before)
-    markdown += f"\n{machine}; `python benchmarks/compare_peers.py {' '.join(sys.argv[1:])}`\n"
-    print(markdown)
+    print(markdown + f"\n{machine}")
     if args.out:
+        sys.path.insert(0, HERE)
+        import results_file
+
         os.makedirs(args.out, exist_ok=True)
         for size in args.sizes:  # one set of files per size: sizes can be run (and rerun) apart
             stem = os.path.join(args.out, f"compare_peers_{size}")
             with open(stem + ".json", "w") as handle:
                 json.dump(dict(summary=summary[size], runs=runs[size], argv=sys.argv[1:], machine=machine), handle)
-            with open(stem + ".md", "w") as handle:
-                handle.write("\n".join(_markdown(size, summary[size], report_steps)) + f"\n{machine}; "
-                             f"`python benchmarks/compare_peers.py {' '.join(sys.argv[1:])}`\n")
-            plot(runs, size, stem + ".png")
+            table = [line for line in _markdown(size, summary[size], report_steps) if line.startswith("|")]
+            with open(stem + ".md", "w") as handle:  # the Results page includes it
+                handle.write(results_file.render(table).replace(" · Date:", f"; load average{machine.split('load average', 1)[1]} · Date:"))
+            os.makedirs(args.images, exist_ok=True)
+            plot(runs, size, os.path.join(args.images, f"compare_peers_{size}.png"))
     return summary
 
 

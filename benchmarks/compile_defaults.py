@@ -30,6 +30,8 @@ import tensorflow as tf  # noqa: E402
 
 from tfp_flows import models  # noqa: E402
 
+import results_file  # noqa: E402  benchmarks/results_file.py, beside this script
+
 SETTINGS = ("defaults", "jit_compile=True", "steps_per_execution=8", "mixed_bfloat16", "keras_adam")
 
 
@@ -87,6 +89,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps (a smoke test)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per setting (median reported)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--markdown", default=None, help="also write the table as a results file (benchmarks/results/)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     args = parser.parse_args(argv)
     configs = [
@@ -104,12 +107,15 @@ def main(argv=None):
               flush=True)
         rows = [measure(config, s, args.repeats, config["steps_per_epoch"], 64 if args.quick else 256) for s in args.settings]
         results["configs"].append(dict(config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}, rows=rows))
-    print("\n| config | setting | first fit (s) | train img/s | sample img/s |\n|---|---|---:|---:|---:|")
+    table = ["| config | setting | first fit (s) | train img/s | sample img/s |", "|---|---|---:|---:|---:|"]
     for entry in results["configs"]:
         c = entry["config"]
         label = f"Glow {tuple(c['shape'])} L={c['levels']} K={c['steps']} w={c['hidden']} b={c['batch']}"
         for row in entry["rows"]:
-            print(f"| {label} | {row['setting']} | {row['first_fit_s']} | {row['train_img_s']} | {row['sample_img_s']} |")
+            table.append(f"| {label} | {row['setting']} | {row['first_fit_s']} | {row['train_img_s']} | {row['sample_img_s']} |")
+    print("\n" + "\n".join(table))
+    if args.markdown:
+        results_file.write(args.markdown, table)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

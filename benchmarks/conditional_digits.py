@@ -27,6 +27,8 @@ from tfp_flows.training import RunDir
 from tfp_flows.training.images import class_grid_samples
 from tfp_flows.training.sample_quality import DigitScorer, real_test_digits
 
+import results_file  # benchmarks/results_file.py, beside this script
+
 
 def score_run(path: str, scorer: DigitScorer, temperatures, num: int, passes: int, seed: int) -> list[dict]:
     import keras
@@ -73,18 +75,21 @@ def main(argv=None) -> None:
     parser.add_argument("--test-passes", type=int, default=10, help="dequantization draws for test bits/dim")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
+    parser.add_argument("--markdown", default=None, help="also write the table as a results file (benchmarks/results/)")
     args = parser.parse_args(argv)
     scorer = DigitScorer.fit()
     images, labels = real_test_digits()
     print(f"digit scorer on the real test digits: accuracy {scorer.accuracy(images, labels):.1%}")
-    print("| run | temperature | test bits/dim given the label | marginal (no label) | flow's Bayes-rule accuracy "
-          "| samples on label | confident |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    table = ["| run | temperature | test bits/dim given the label | marginal (no label) | flow's Bayes-rule accuracy "
+             "| samples on label | confident |", "|---|---:|---:|---:|---:|---:|---:|"]
     rows = [row for path in args.run for row in score_run(path, scorer, args.temperatures, args.num, args.test_passes, args.seed)]
     for row in rows:
-        print(f"| {row['model']} ({row['run']}) | {row['temperature']} | {row['test_bits_per_dim']:.3f} "
-              f"| {row['marginal_bits_per_dim']:.3f} | {row['flow_accuracy']:.1%} "
-              f"| {row['on_label']:.0%} | {row['confident']:.0%} |")
+        table.append(f"| {row['model']} ({row['run']}) | {row['temperature']} | {row['test_bits_per_dim']:.3f} "
+                     f"| {row['marginal_bits_per_dim']:.3f} | {row['flow_accuracy']:.1%} "
+                     f"| {row['on_label']:.0%} | {row['confident']:.0%} |")
+    print("\n".join(table))
+    if args.markdown:
+        results_file.write(args.markdown, table)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)

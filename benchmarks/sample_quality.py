@@ -25,6 +25,8 @@ from tfp_flows import data
 from tfp_flows.training import RunDir
 from tfp_flows.training.sample_quality import DigitScorer, blends, real_test_digits
 
+import results_file  # benchmarks/results_file.py, beside this script
+
 
 def test_bits_per_dim(model, passes: int, seed: int = 0) -> float:
     import keras
@@ -61,6 +63,7 @@ def main(argv=None):
     parser.add_argument("--test-passes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--markdown", default=None, help="also write the table as a results file (benchmarks/results/sample_quality.md)")
     args = parser.parse_args(argv)
 
     scorer = DigitScorer.fit()
@@ -78,13 +81,15 @@ def main(argv=None):
     rows = [row for path in args.run for row in score_run(path, scorer, args.temperatures, args.num, args.test_passes, args.seed)]
 
     print(f"classifier accuracy on the {len(labels)} real test digits: {reference[0]['accuracy']:.1%}")
-    print("| images | temperature | test bits/dim | confident (p > 0.9) | rarest class |")
-    print("|---|---:|---:|---:|---:|")
+    table = ["| images | temperature | test bits/dim | confident (p > 0.9) | rarest class |", "|---|---:|---:|---:|---:|"]
     for r in reference:
-        print(f"| {r['images']} | - | - | {r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
+        table.append(f"| {r['images']} | - | - | {r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
     for r in rows:
-        print(f"| {r['model']} `{r['preset']}` ({r['run']}) | {r['temperature']} | {r['test_bits_per_dim']:.3f} | "
-              f"{r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
+        table.append(f"| {r['model']} `{r['preset']}` ({r['run']}) | {r['temperature']} | {r['test_bits_per_dim']:.3f} | "
+                     f"{r['confident']:.0%} | {min(r['classes']) / r['num_samples']:.0%} |")
+    print("\n".join(table))
+    if args.markdown:
+        results_file.write(args.markdown, table)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(dict(reference=reference, runs=rows), handle, indent=2)

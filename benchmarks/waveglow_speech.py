@@ -25,6 +25,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import results_file  # noqa: E402  benchmarks/results_file.py, beside this script
+
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,6 +36,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--num-test", type=int, default=None, help="test sentences to measure (default: all)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny budget, 3 sentences")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--markdown", default=None, help="also write the table as a results file (benchmarks/results/)")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -95,9 +98,14 @@ def main(argv=None) -> dict:
     )
     print(f"\nheld-out test: {count} sentences, {results['test_audio_seconds']:.1f} s of audio")
     print(f"bits per audio sample (dequantised, test): {results['bits_per_sample']:.3f}")
-    print("| vocoder | log-mel L1 (test) | real-time factor (this CPU) |\n|---|---|---|")
+    table = [f"| vocoder | bits per audio sample (test) | log-mel L1 (test) | real-time factor ({os.cpu_count()} cores) |",
+             "|---|---:|---:|---:|"]
     for name, row in results["resynthesis"].items():
-        print(f"| {name} | {row['log_mel_l1']:.3f} | {row['real_time_factor']:.3f} |")
+        bits = f"{results['bits_per_sample']:.2f}" if name == "waveglow" else ""
+        table.append(f"| {name} | {bits} | {row['log_mel_l1']:.3f} | {row['real_time_factor']:.3f} |")
+    print("\n".join(table))
+    if args.markdown:
+        results_file.write(args.markdown, table)
     for path in filter(None, [args.json, os.path.join(args.run, "benchmark.json")]):
         with open(path, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -161,8 +161,8 @@ collect_ignore = ["_reload_saved_model.py"]  # a script run in a subprocess, not
 # finishing minutes of work alone at the end. Unlisted modules follow in their own order.
 SLOW_MODULES_FIRST = [
     "test_export.py", "test_models.py", "test_tfp_contract.py", "test_reliability.py", "test_distributed.py",
-    "test_scale.py", "test_examples.py", "test_cli.py", "test_waveglow.py", "test_bijector_math.py",
-    "test_cli_own_data.py", "test_spline_coupling.py", "test_conditional_cli.py", "test_jet.py", "test_docs.py",
+    "test_scale.py", "test_examples.py", "test_docs.py", "test_cli.py", "test_waveglow.py", "test_bijector_math.py",
+    "test_cli_own_data.py", "test_spline_coupling.py", "test_conditional_cli.py", "test_jet.py",
     "test_bad_input_table.py", "test_conditional_export.py", "test_actnorm_conv_fold.py", "test_properties.py",
 ]
 

@@ -66,6 +66,8 @@ def release_finished_graphs() -> int:
     True
     >>> release_finished_graphs()
     0
+
+    Raises nothing: entries of graphs still being traced are kept.
     """
     live, released = _graphs_being_traced(), 0
     for storage in _cache_storages():

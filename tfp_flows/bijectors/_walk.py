@@ -68,6 +68,16 @@ def conditional_kwargs(bijector: tfb.Bijector, conditional_input) -> dict:
     `{"conditional_input": conditional_input}` (a `FactorOut` also routes into its inner flow).
     Parts sharing a name get the union of their kwargs, as TFP's Chain gives them the same.
     Empty when nothing in `bijector` is conditional.
+
+    Raises nothing itself: bijectors that receive a `conditional_input` they cannot use raise `ValueError`
+    when called.
+
+    >>> import tensorflow as tf, tensorflow_probability as tfp
+    >>> from tfp_flows.bijectors import AffineCoupling, conditional_kwargs
+    >>> net = lambda x_a, conditional_input: tf.concat([conditional_input, tf.zeros_like(x_a)], -1)
+    >>> flow = tfp.bijectors.Chain([AffineCoupling(net, "halves", (2,), conditional=True, name="c1")])
+    >>> sorted(conditional_kwargs(flow, tf.ones([1, 1])))
+    ['c1']
     """
     if isinstance(bijector, _CHAIN):
         routed = {}

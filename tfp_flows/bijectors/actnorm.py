@@ -36,6 +36,14 @@ class ActNorm(FusedBijector):
     >>> y = b.forward(x)
     >>> bool(abs(float(tf.reduce_mean(y))) < 1e-5), bool(abs(float(tf.math.reduce_std(y)) - 1) < 1e-3)
     (True, True)
+
+    Args:
+      shift: `b`, shape `[C]` (a tensor or a variable; read when used).
+      log_scale: `log_s`, shape `[C]`.
+      event_ndims: rank of the event: 3 for images `(H, W, C)`, 2 for sequences `(T, C)`, 1 for vectors.
+
+    Raises:
+      ValueError: `event_ndims` not in (1, 2, 3), or `shift` and `log_scale` not vectors of one size.
     """
 
     def __init__(self, shift, log_scale, event_ndims: int = 3, validate_args: bool = False, name: str = "act_norm"):

@@ -44,6 +44,10 @@ class FoldedActNormConv1x1(FusedBijector):
     (True, True)
     >>> round(float(folded.forward_log_det_jacobian(x, event_ndims=3)[0]), 4)  # 16 * (0.1 - 0.2 + 0.3), W a rotation
     3.2
+
+    Raises:
+      ValueError: `actnorm` not an `ActNorm`, `conv` not an `Invertible1x1Conv`, or the two of different
+        channel counts or event ranks.
     """
 
     def __init__(self, actnorm: ActNorm, conv: Invertible1x1Conv, validate_args: bool = False, name: str | None = None):

@@ -28,6 +28,17 @@ class AdditiveCoupling(Coupling):
     >>> x = tf.range(6, dtype=tf.float32)[None]
     >>> b.forward(x).numpy().tolist()
     [[0.0, 1.0, 2.0, 3.0, 6.0, 9.0]]
+
+    Args:
+      conditioner: callable `x_a -> m(x_a)`, output shaped like `x_b` (`param_event_shape`).
+      mask: "channel"/"halves", "odd_even", "checkerboard" or a `Mask`.
+      event_shape: the event shape the mask splits, e.g. `(D,)` or `(H, W, C)`.
+      parity: 0 or 1; 1 swaps the roles of the two parts.
+      conditional: the conditioner also takes `conditional_input=c`.
+
+    Raises:
+      ValueError: an unknown mask, a non-callable conditioner, a conditioner output of the wrong shape, or
+        `conditional_input` given to an unconditional coupling (and missing for a conditional one).
     """
 
     def __init__(

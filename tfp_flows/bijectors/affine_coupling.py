@@ -45,6 +45,19 @@ class AffineCoupling(Coupling):
     >>> b = AffineCoupling(shift_by_c, mask="halves", event_shape=(4,), scale_fn="exp", conditional=True)
     >>> b.forward(tf.zeros([1, 4]), conditional_input=tf.constant([[5.0, 6.0]])).numpy().tolist()
     [[0.0, 0.0, 5.0, 6.0]]
+
+    Args:
+      conditioner: callable `x_a -> [t, h]`, output of shape `param_event_shape` (`x_b`'s, last axis doubled).
+      mask: "channel"/"halves", "odd_even", "checkerboard" or a `Mask`.
+      event_shape: the event shape the mask splits, e.g. `(D,)` or `(H, W, C)`.
+      parity: 0 or 1; 1 swaps the roles of the two parts.
+      scale_fn: "sigmoid", "soft_clamp" or "exp" (above).
+      clamp: the bound `c` of "soft_clamp".
+      conditional: the conditioner also takes `conditional_input=c`.
+
+    Raises:
+      ValueError: an unknown `scale_fn` or mask, `clamp <= 0`, a conditioner output of the wrong shape, or a
+        missing/unexpected `conditional_input`.
     """
 
     def __init__(

@@ -35,6 +35,9 @@ class ConditionalAffine(FusedBijector):
     >>> b = ConditionalAffine(lambda c: tf.concat([c, tf.zeros_like(c)], -1), event_shape=(2,))
     >>> b.forward(tf.zeros([1, 2]), conditional_input=tf.constant([[1.0, -1.0]])).numpy().tolist()
     [[1.0, -1.0]]
+
+    Raises:
+      ValueError: a non-callable `param_fn`, an empty event shape, or a call without `conditional_input`.
     """
 
     def __init__(

@@ -37,6 +37,23 @@ class Coupling(FusedBijector, abc.ABC):
       validate_args: check inputs are finite.
       conditional: the coupling takes `conditional_input=c` at call time (required), and
         its conditioner is called as `conditioner(x_a, conditional_input=c)`.
+
+    Args:
+      conditioner: callable of `x_a` (and `conditional_input=c` when `conditional=True`).
+      mask: "channel"/"halves", "odd_even", "checkerboard" or a `Mask`.
+      event_shape: the event shape the mask splits.
+      parity: 0 or 1; 1 swaps the roles of the two parts.
+      is_constant_jacobian: True for volume-preserving subclasses (additive couplings).
+
+    Raises:
+      ValueError: a non-callable conditioner, an unknown mask, a conditioner output of the wrong shape, or
+        a missing/unexpected `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.bijectors import AdditiveCoupling, Coupling
+    >>> b = AdditiveCoupling(lambda x_a: 2.0 * x_a, mask="halves", event_shape=(2,))
+    >>> isinstance(b, Coupling), b.forward(tf.constant([1.0, 1.0])).numpy().tolist()
+    (True, [1.0, 3.0])
     """
 
     def __init__(

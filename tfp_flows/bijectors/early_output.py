@@ -27,6 +27,10 @@ class EarlyOutput(FusedBijector):
     >>> b = EarlyOutput(tfp.bijectors.Scale(2.0), num_early=1)
     >>> b.forward(tf.ones([1, 3, 2])).numpy()[0].tolist()
     [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]
+
+    Raises:
+      ValueError: `inner` not a `tfp.bijectors.Bijector`, `num_early` not an integer >= 1, or an input
+        with no more than `num_early` channels.
     """
 
     def __init__(self, inner: tfb.Bijector, num_early: int, validate_args: bool = False, name: str = "early_output"):

@@ -54,6 +54,11 @@ class FactorOut(FusedBijector):
     >>> split = FactorOut(inner, event_shape=(2, 2, 2))
     >>> split.forward(tf.zeros([3, 8])).shape, split.inverse(tf.zeros([3, 2, 2, 2])).shape
     (TensorShape([3, 2, 2, 2]), TensorShape([3, 8]))
+
+    Raises:
+      ValueError: `inner` not a bijector or not mapping flat vectors to the kept image, an event shape
+        that is not an image, `num_factored` not in `[1, C)`, a non-callable `prior`, or `conditional=True`
+        without a prior.
     """
 
     def __init__(

@@ -21,6 +21,9 @@ class Group1D(FusedBijector):
     >>> from tfp_flows.bijectors import Group1D
     >>> Group1D(4).forward(tf.range(8.0)).numpy().tolist()
     [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]]
+
+    Raises:
+      ValueError: `n_group < 1`, or a length `T` that is not a multiple of `n_group`.
     """
 
     def __init__(self, n_group: int, validate_args: bool = False, name: str = "group_1d"):

@@ -40,6 +40,16 @@ class Invertible1x1Conv(FusedBijector):
     >>> x = tf.random.stateless_normal([2, 4, 4, 3], seed=[0, 1])
     >>> float(tf.reduce_max(tf.abs(conv.inverse(conv.forward(x)) - x))) < 1e-5
     True
+
+    Args:
+      matrix: the plain parametrisation, `W` of shape `[C, C]`.
+      permutation, lower, upper, log_scale, sign: the LU parametrisation (all of them, no `matrix`);
+        `Invertible1x1Conv.initial_lu(C, seed)` gives a random rotation's.
+      event_ndims: 3 for images `(H, W, C)`, 2 for sequences `(T, C)`, 1 for vectors.
+
+    Raises:
+      ValueError: both or neither parametrisation, a non-square matrix, LU factors of mismatched shapes, or
+        `event_ndims < 1`.
     """
 
     def __init__(

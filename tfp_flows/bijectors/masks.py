@@ -21,7 +21,18 @@ MASK_KINDS = ("channel", "halves", "odd_even", "checkerboard")
 
 
 class Mask(abc.ABC):
-    """Base class: `split`, `merge` and the per-event log-det reduction."""
+    """Base class: `split`, `merge` and the per-event log-det reduction.
+
+    Subclasses (`ChannelMask`, `CheckerboardMask`, `SequenceChannelMask`) raise `ValueError` for event
+    shapes they cannot split.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.bijectors import make_mask
+    >>> mask = make_mask("halves", (4,))
+    >>> x_a, x_b = mask.split(tf.constant([1.0, 2.0, 3.0, 4.0]))
+    >>> x_a.numpy().tolist(), mask.merge(x_a, x_b).numpy().tolist()
+    ([1.0, 2.0], [1.0, 2.0, 3.0, 4.0])
+    """
 
     event_shape: tuple[int, ...]
 
@@ -53,7 +64,19 @@ class Mask(abc.ABC):
 
 
 class ChannelMask(Mask):
-    """Partition of the last axis; `conditioning[i]` is True where entry `i` belongs to `x_a`."""
+    """Partition of the last axis; `conditioning[i]` is True where entry `i` belongs to `x_a`.
+
+    Args:
+      event_shape: `(..., C)`; the partition is over the last axis.
+      conditioning: `C` booleans, True for the entries of `x_a`.
+
+    Raises:
+      ValueError: `conditioning` not of shape `(C,)`, or one part empty.
+
+    >>> from tfp_flows.bijectors import ChannelMask
+    >>> ChannelMask((4,), [True, False, True, False]).a_event_shape
+    (2,)
+    """
 
     def __init__(self, event_shape: Sequence[int], conditioning: Sequence[bool]):
         self.event_shape = _as_event_shape(event_shape, "ChannelMask")
@@ -104,7 +127,19 @@ class ChannelMask(Mask):
 
 
 class CheckerboardMask(Mask):
-    """Spatial checkerboard over `(H, W, C)` images: pixel `(i, j)` conditions when `(i + j) % 2 == parity`."""
+    """Spatial checkerboard over `(H, W, C)` images: pixel `(i, j)` conditions when `(i + j) % 2 == parity`.
+
+    Args:
+      event_shape: `(H, W, C)`.
+      parity: which colour of the checkerboard conditions (0 or 1).
+
+    Raises:
+      ValueError: an event shape that is not an image, or fewer than 2 pixels.
+
+    >>> from tfp_flows.bijectors import CheckerboardMask
+    >>> CheckerboardMask((4, 4, 1)).b_event_shape  # both parts keep the image shape, masked
+    (4, 4, 1)
+    """
 
     def __init__(self, event_shape: Sequence[int], parity: int = 0):
         self.event_shape = _as_event_shape(event_shape, "CheckerboardMask")
@@ -155,6 +190,13 @@ def make_mask(kind: str | Mask, event_shape: Sequence[int] | None, parity: int =
       parity: 0 or 1; 1 swaps the roles of the two parts, so alternating
         parity between successive couplings transforms every entry.
       owner: who asks (a coupling's class name), for the error messages.
+
+    Raises:
+      ValueError: an unknown `kind`, a missing `event_shape`, or a `Mask` built for another event shape.
+
+    >>> from tfp_flows.bijectors import make_mask
+    >>> make_mask("checkerboard", (4, 4, 1), parity=1)
+    CheckerboardMask(event_shape=(4, 4, 1))
     """
     if isinstance(kind, Mask):
         if event_shape is not None and tuple(event_shape) != kind.event_shape:

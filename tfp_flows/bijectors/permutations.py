@@ -13,7 +13,19 @@ tfb = tfp.bijectors
 
 
 def reverse_channels(num_channels: int, validate_args: bool = False, name: str = "reverse_channels") -> tfb.Permute:
-    """`y[..., c] = x[..., C - 1 - c]`."""
+    """`y[..., c] = x[..., C - 1 - c]`.
+
+    Args:
+      num_channels: `C`, the size of the last axis.
+
+    Raises:
+      ValueError: `num_channels < 1`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.bijectors import reverse_channels
+    >>> reverse_channels(3).forward(tf.constant([1.0, 2.0, 3.0])).numpy().tolist()
+    [3.0, 2.0, 1.0]
+    """
     _check_channels(num_channels)
     return tfb.Permute(np.arange(num_channels)[::-1].copy(), axis=-1, validate_args=validate_args, name=name)
 
@@ -21,7 +33,21 @@ def reverse_channels(num_channels: int, validate_args: bool = False, name: str =
 def shuffle_channels(
     num_channels: int, seed: int = 0, validate_args: bool = False, name: str = "shuffle_channels"
 ) -> tfb.Permute:
-    """A fixed random permutation of the last axis, reproducible from `seed`."""
+    """A fixed random permutation of the last axis, reproducible from `seed`.
+
+    Args:
+      num_channels: `C`, the size of the last axis.
+      seed: the permutation's seed.
+
+    Raises:
+      ValueError: `num_channels < 1`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.bijectors import shuffle_channels
+    >>> b = shuffle_channels(4, seed=0)
+    >>> sorted(b.forward(tf.constant([1.0, 2.0, 3.0, 4.0])).numpy().tolist())
+    [1.0, 2.0, 3.0, 4.0]
+    """
     _check_channels(num_channels)
     permutation = np.random.default_rng(seed).permutation(num_channels)
     return tfb.Permute(permutation, axis=-1, validate_args=validate_args, name=name)

@@ -25,6 +25,9 @@ class Scaling(FusedBijector):
     >>> b = Scaling(tf.math.log([2.0, 4.0]))
     >>> b.forward(tf.ones([1, 2])).numpy().tolist(), round(float(b.forward_log_det_jacobian(tf.ones([1, 2]), 1)[0]), 4)
     ([[2.0, 4.0]], 2.0794)
+
+    Raises:
+      ValueError: a scalar `log_scale` (it must have the event shape, rank >= 1).
     """
 
     def __init__(self, log_scale, validate_args: bool = False, name: str = "scaling"):

@@ -21,6 +21,9 @@ class SequenceChannelMask(Mask):
     >>> a, b = SequenceChannelMask(4).split(tf.reshape(tf.range(8.0), [2, 4]))
     >>> a.numpy().tolist(), b.numpy().tolist()
     ([[0.0, 1.0], [4.0, 5.0]], [[2.0, 3.0], [6.0, 7.0]])
+
+    Raises:
+      ValueError: `channels` not an integer >= 2, or `parity` not 0 or 1.
     """
 
     def __init__(self, channels: int, parity: int = 0):

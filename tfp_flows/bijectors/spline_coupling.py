@@ -53,6 +53,13 @@ class SplineCoupling(Coupling):
     >>> x = tf.constant([[0.5, -1.0, 0.25, 7.0]])
     >>> [round(v, 5) for v in b.forward(x).numpy()[0].tolist()]  # zero parameters: the identity
     [0.5, -1.0, 0.25, 7.0]
+
+    Args:
+      parity: 0 or 1; 1 swaps the roles of the two parts.
+
+    Raises:
+      ValueError: `spline_bins` not an integer >= 2, `spline_bound <= 0`, a minimum bin size or slope out of range, an
+        unknown mask, or a conditioner output of the wrong shape.
     """
 
     def __init__(

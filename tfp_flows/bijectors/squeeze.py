@@ -20,6 +20,13 @@ class Squeeze(FusedBijector):
     >>> from tfp_flows.bijectors import Squeeze
     >>> Squeeze().forward(tf.zeros([5, 8, 8, 1])).shape
     TensorShape([5, 4, 4, 4])
+
+    Args:
+      factor: `f`, the side of the space-to-depth block (2 in RealNVP and Glow).
+
+    Raises:
+      ValueError: `factor < 2`, height or width not divisible by `f` (forward), or channels not divisible by
+        `f * f` (inverse).
     """
 
     def __init__(self, factor: int = 2, validate_args: bool = False, name: str = "squeeze"):

@@ -41,7 +41,28 @@ LOG_CLAMP = 1e-5  # NVIDIA's dynamic range compression: log(clamp(x, min=1e-5))
 
 @dataclasses.dataclass(frozen=True)
 class MelConfig:
-    """STFT and mel parameters; the defaults are NVIDIA's WaveGlow / Tacotron 2 (LJ Speech) settings."""
+    """STFT and mel parameters; the defaults are NVIDIA's WaveGlow / Tacotron 2 (LJ Speech) settings.
+
+    Args:
+      sample_rate: Hz.
+      n_fft: FFT size.
+      win_length: Hann window length (<= n_fft).
+      hop_length: samples per frame (<= n_fft; `n_fft - hop_length` even).
+      n_mels: mel bins.
+      fmin, fmax: the filterbank's frequency range (`fmax <= sample_rate / 2`).
+      center: False: frames from `(n_fft - hop_length) / 2` padding; True: Tacotron 2's `stft.py` framing
+        (`n_fft / 2` reflection padding each side, `T // hop + 1` frames), the mels NVIDIA's WaveGlow was
+        trained on (`WaveGlow.from_nvidia` records it).
+
+    Raises:
+      ValueError: non-positive sizes, `win_length` or `hop_length` above `n_fft`, an odd `n_fft - hop_length`
+        (or an odd `n_fft` with `center=True`), a non-boolean `center`, or a frequency range outside
+        `[0, sample_rate / 2]`.
+
+    >>> from tfp_flows.data import MelConfig
+    >>> MelConfig().hop_length, MelConfig(sample_rate=8000, fmax=4000.0).n_mels
+    (256, 80)
+    """
 
     sample_rate: int = 22050
     n_fft: int = 1024
@@ -188,7 +209,15 @@ def stft_magnitude(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Tens
 
 
 def audio_to_float(samples: tf.Tensor) -> tf.Tensor:
-    """int16 sample values to float32 audio in [-1, 1): `samples / 32768` (NVIDIA's MAX_WAV_VALUE scaling)."""
+    """int16 sample values to float32 audio in [-1, 1): `samples / 32768` (NVIDIA's MAX_WAV_VALUE scaling).
+
+    Raises nothing: any numeric tensor is scaled.
+
+    >>> import numpy as np
+    >>> from tfp_flows.data import audio_to_float
+    >>> audio_to_float(np.array([-32768, 16384], np.int16)).numpy().tolist()
+    [-1.0, 0.5]
+    """
     return tf.cast(samples, tf.float32) / 32768.0
 
 
@@ -198,6 +227,17 @@ def mel_spectrogram(audio: tf.Tensor, config: MelConfig = MelConfig()) -> tf.Ten
     `frames = T // hop_length` (the padded length is `T - hop_length + n_fft`), so `frames * hop_length == T`
     when `T` is a multiple of the hop; with `config.center` (Tacotron 2's `stft.py`) `T // hop_length + 1`.
     Works eagerly and under `tf.function`/XLA with unknown batch and length.
+
+    Args:
+      config: STFT and mel settings (`MelConfig`, NVIDIA's by default).
+
+    Raises:
+      ValueError: audio that is a scalar or of unknown rank.
+
+    >>> import numpy as np
+    >>> from tfp_flows import data
+    >>> data.mel_spectrogram(np.zeros((2, 2560), np.float32)).shape  # frames = T // hop
+    TensorShape([2, 80, 10])
     """
     magnitude = stft_magnitude(audio, config)
     filterbank = tf.constant(_filterbank(config), magnitude.dtype)
@@ -209,6 +249,18 @@ def log_mel_l1(reference: tf.Tensor, resynthesis: tf.Tensor, config: MelConfig =
     """Mean |log-mel(reference) - log-mel(resynthesis)| over bins and frames: `[...]` for float audio `[..., T]`.
 
     The vocoder quality number reported next to bits per sample; both waveforms must have the same length.
+
+    Args:
+      config: the `MelConfig` of the mels compared.
+
+    Raises:
+      ValueError: audio of different shapes, or not `[..., T]`.
+
+    >>> import numpy as np
+    >>> from tfp_flows import data
+    >>> wave = np.sin(np.arange(4096, dtype=np.float32) / 10)
+    >>> float(data.log_mel_l1(wave, wave))
+    0.0
     """
     reference, resynthesis = tf.convert_to_tensor(reference), tf.convert_to_tensor(resynthesis)
     if reference.shape.is_fully_defined() and resynthesis.shape.is_fully_defined() and reference.shape != resynthesis.shape:
@@ -232,6 +284,19 @@ def griffin_lim(
     algorithm), starting from random phases drawn with `seed`. Inverse STFT with the same window and padding
     as `mel_spectrogram`, so `mel_spectrogram(griffin_lim(mel))` has as many frames as `mel` (`(frames - 1) * hop`
     samples with `config.center`).
+
+    Args:
+      mel: log-mel `[..., n_mels, frames]`.
+      config: the `MelConfig` the mel was computed with.
+      iterations: Griffin-Lim iterations.
+
+    Raises:
+      ValueError: a mel of the wrong rank or number of bins, or `iterations < 0`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows import data
+    >>> data.griffin_lim(tf.fill([80, 4], -5.0), iterations=2).shape
+    TensorShape([1024])
     """
     mel = tf.convert_to_tensor(mel, tf.float32)
     if mel.shape.rank is None or mel.shape.rank < 2 or mel.shape[-2] != config.n_mels:
@@ -289,6 +354,17 @@ def read_wav(path: str, mixdown: bool = True) -> tuple[np.ndarray, int]:
     Stereo/multichannel files are mixed down to mono (mean of the channels, rounded) unless
     `mixdown=False`, which refuses them. 8-, 24- and 32-bit or floating-point files are refused with a
     ValueError naming the file (convert them, e.g. `sox in.wav -b 16 out.wav`).
+
+    Args:
+      path: the WAV file.
+
+    >>> import numpy as np, os, tempfile
+    >>> from tfp_flows import data
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> data.write_wav(path, np.array([0, 100, -100], np.int16), 22050)
+    >>> samples, rate = data.read_wav(path)
+    >>> samples.tolist(), rate
+    ([0, 100, -100], 22050)
     """
     path = os.fspath(path)
     try:
@@ -343,6 +419,19 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
     """Writes mono 16-bit PCM audio atomically (temporary file, then rename).
 
     `audio` is int16 samples, or floats in [-1, 1] (scaled by 32767 and clipped; NaN is refused).
+
+    Args:
+      path: the WAV file to write.
+      audio: int16 samples `[T]`, or float samples in [-1, 1] (scaled by 32767).
+      sample_rate: Hz.
+
+    Raises:
+      ValueError: audio that is not one-dimensional, float audio with NaN/Inf, integers outside int16, or
+        another dtype.
+
+    >>> import numpy as np, os, tempfile
+    >>> from tfp_flows import data
+    >>> data.write_wav(os.path.join(tempfile.mkdtemp(), "silence.wav"), np.zeros(100, np.int16), 8000)
     """
     audio = np.asarray(audio)
     if audio.ndim != 1:

@@ -49,7 +49,18 @@ class AudioDatasetInfo:
 
 
 def native_sample_rate(name) -> int | None:
-    """The sample rate an audio source comes at (a WAV folder: its first file's), or None when it is not audio or unreadable."""
+    """The sample rate an audio source comes at (a WAV folder: its first file's), or None when it is not audio or unreadable.
+
+    Args:
+      name: "speech", "ljspeech", a folder of WAV files, or anything else (then None).
+
+    Raises:
+      Nothing: an unreadable first file gives None here; reading the data names the file.
+
+    >>> from tfp_flows import data
+    >>> data.native_sample_rate("speech"), data.native_sample_rate("digits")
+    (22050, None)
+    """
     if name == "speech":
         return speech.SAMPLE_RATE
     if name == "ljspeech":

@@ -25,6 +25,18 @@ class InMemoryData:
     arrays), else splits are held out with `splits.holdout`. `labels` are int32 class ids
     (folders with class subfolders, `.npz` with labels); `context` is float32 `[N, C]`, the
     context columns of a table read with `context_columns`.
+
+    Args:
+      info: the `DatasetInfo` of the examples.
+
+    Raises:
+      ValueError: `with_labels=True` on data without labels (when split into a dataset).
+
+    >>> import numpy as np
+    >>> from tfp_flows.data import DatasetInfo, InMemoryData
+    >>> meta = DatasetInfo(name="points", event_shape=(2,), num_bins=None, kind="vectors")
+    >>> InMemoryData(meta, np.zeros((3, 2), "float32"), keys=("0", "1", "2")).examples.shape
+    (3, 2)
     """
 
     info: DatasetInfo

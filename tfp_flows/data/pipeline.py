@@ -27,7 +27,15 @@ FILE_SUFFIXES = ARRAY_SUFFIXES + tabular.SUFFIXES + (".parquet", ".pq")
 
 
 def kind_of(name) -> str:
-    """"dataset", "digits", "tfds", "folder", "arrays", "table" or "tfds_generic" (any other name)."""
+    """"dataset", "digits", "tfds", "folder", "arrays", "table" or "tfds_generic" (any other name).
+
+    Raises:
+      ValueError: a name that is neither a dataset, nor an existing path, nor a `tf.data.Dataset`.
+
+    >>> from tfp_flows import data
+    >>> data.kind_of("digits"), data.kind_of("cifar10")
+    ('digits', 'tfds')
+    """
     if isinstance(name, tf.data.Dataset):
         return "dataset"
     if isinstance(name, os.PathLike):
@@ -64,6 +72,23 @@ def read(path, *, image_size: int | None = None, columns: Sequence[str] | None =
     apart as the context of a conditional density (`InMemoryData.context`). Images have
     `num_bins` levels: 256 (8-bit) unless `n_bits` reduces them or `num_bins` says how many
     levels the integers hold (17 for the digits' 0..16; every value must lie below it).
+
+    Args:
+      path: a folder of images, a `.npy`/`.npz` or a CSV file.
+      image_size: centre-crop and resize images to this square size.
+      columns: the modelled columns of a CSV (default: every numeric one).
+      n_bits: bit depth of images.
+      num_bins: the levels of integer images (17 for the digits' 0..16); values must lie below it.
+
+    Raises:
+      ValueError: a missing or unsupported file, options that do not apply to it, or bad content.
+
+    >>> import numpy as np, os, tempfile
+    >>> from tfp_flows import data
+    >>> path = os.path.join(tempfile.mkdtemp(), "points.npy")
+    >>> np.save(path, np.zeros((10, 3), "float32"))
+    >>> data.read(path).examples.shape
+    (10, 3)
     """
     path = os.fspath(path)
     kind = kind_of(path)
@@ -114,6 +139,26 @@ def info(name, n_bits: int | None = None, *, image_size: int | None = None, colu
 
     `num_bins` declares the levels of your own integer images (folders, `.npy`/`.npz`,
     a `tf.data.Dataset`); without it (and without `n_bits`) they are taken as 8-bit, 256.
+
+    Args:
+      name: as for `load`: a dataset name, a path or an unbatched `tf.data.Dataset`.
+      n_bits: bit depth of images (`num_bins = 2**n_bits`).
+      num_bins: the levels of integer images (17 for the digits' 0..16); values must lie below it.
+      image_size: the square size images are resized to (folders, generic TFDS datasets).
+      columns: the modelled columns of a CSV.
+      data_dir: where TFDS data lives.
+      context_columns: the context columns of a CSV (`context_dim`).
+
+    Returns a `DatasetInfo`.
+
+    Raises:
+      ValueError: as `load`, for an unknown name or bad files.
+      TypeError: speech options given for a dataset that is not speech.
+
+    >>> from tfp_flows import data
+    >>> meta = data.info("digits")
+    >>> meta.event_shape, meta.num_bins, meta.num_classes
+    ((8, 8, 1), 17, 10)
     """
     if audio_datasets.is_audio_source(name):  # speech: see audio_datasets.info
         if num_bins is not None:
@@ -205,6 +250,22 @@ def load(
 
     Speech ("speech", "ljspeech", a folder of .wav files) yields dicts of audio and mels:
     see `tfp_flows.data.audio_datasets.load` for `audio_options` (segment_length, mel_config, ...).
+
+    More arguments:
+      batch_size: examples per batch (the last batch may be smaller unless `drop_remainder`).
+      repeat: repeat the data forever (for `fit(..., steps_per_epoch=...)`).
+      drop_remainder: drop a last, smaller batch.
+      seed: the shuffling and augmentation seed (None: a fresh one each pass).
+
+    Raises:
+      ValueError: an unknown name, a missing file, an unknown split, bad files (named with line and column),
+        options that do not apply to the data (e.g. `columns` for images), or labels the data does not have.
+      DatasetUnavailableError: a TFDS dataset that is not prepared and cannot be downloaded.
+
+    >>> from tfp_flows import data
+    >>> batch = next(iter(data.load("digits", "train", batch_size=32)))
+    >>> batch.shape, batch.dtype.name
+    (TensorShape([32, 8, 8, 1]), 'uint8')
     """
     for flag, value in dict(flip=flip, download=download, repeat=repeat, drop_remainder=drop_remainder, with_labels=with_labels).items():
         _checks.boolean("load", flag, value)

@@ -57,7 +57,15 @@ SOURCES = {
 
 
 class DatasetUnavailableError(RuntimeError):
-    """The TFDS data is not on disk and could not be downloaded."""
+    """The TFDS data is not on disk and could not be downloaded.
+
+    Raised by `data.load` and `data.info`, with the dataset, the data directory and the
+    `tfds build NAME --data_dir DIR` command that prepares it in the message.
+
+    >>> from tfp_flows.data import DatasetUnavailableError
+    >>> issubclass(DatasetUnavailableError, RuntimeError)
+    True
+    """
 
 
 def generic_source(name: str, data_dir: str | None = None, image_size: int | None = None) -> TFDSSource | None:

@@ -51,6 +51,18 @@ def save(model, export_dir: str, version: int = 1, overwrite: bool = False) -> s
     The SavedModel is written to a temporary directory beside the target and renamed into
     place, so TF Serving never sees a half-written version and a failed export leaves
     nothing behind. An existing version is replaced only with `overwrite=True`.
+
+    Raises:
+      ValueError: a model that is not a `FlowModel`, `version < 1`, or an existing version without
+        `overwrite=True`.
+
+    >>> import tempfile
+    >>> from tfp_flows import export
+    >>> try:  # export.save(model, "serving/flow", version=1) -> "serving/flow/1" (docs: Export and TF Serving)
+    ...     export.save("flow.keras", tempfile.mkdtemp())
+    ... except ValueError as error:
+    ...     print(error)
+    export.save: expected a tfp_flows FlowModel, got str.
     """
     from tfp_flows.models import FlowModel
 
@@ -84,6 +96,22 @@ def load(path: str):
     """Loads an exported version directory with TensorFlow, or says clearly why it cannot.
 
     Returns the loaded object; its `.signatures` are the endpoints of `SIGNATURES`.
+
+    Args:
+      path: an exported version directory, `export_dir/<version>`.
+
+    Raises:
+      FileNotFoundError: no `saved_model.pb` there.
+      ValueError: a truncated or corrupt SavedModel, or one lacking the signatures (not written by
+        tfp_flows).
+
+    >>> import tempfile
+    >>> from tfp_flows import export
+    >>> try:
+    ...     export.load(tempfile.mkdtemp())
+    ... except FileNotFoundError as error:
+    ...     print("no saved_model.pb" in str(error))
+    True
     """
     path = os.path.abspath(path)
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):

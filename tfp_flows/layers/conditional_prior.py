@@ -22,6 +22,20 @@ class ConditionalPriorLayer(keras.layers.Layer):
     vector. `bijector()` is a `ConditionalAffine` mapping standard `e` to
     `mean(c) + exp(log_std(c)) * e` over `event_shape`, so a standard base followed by it
     is `N(mean(c), exp(log_std(c))^2)`. Zero weights start it as the standard prior.
+
+    Args:
+      event_shape: the latent's event shape the prior covers.
+      condition_dim: `K` (one-hot labels) or `C` (context width).
+
+    Raises:
+      ValueError: `condition_dim < 1`; a condition of the wrong width when called.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.layers import ConditionalPriorLayer
+    >>> prior = ConditionalPriorLayer(event_shape=(4,), condition_dim=3)
+    >>> params = prior(tf.one_hot([0, 2], 3))  # [N, 2 * D]: means, then log-stds
+    >>> params.shape, float(tf.reduce_sum(tf.abs(params)))  # zero-initialised: the standard prior
+    (TensorShape([2, 8]), 0.0)
     """
 
     def __init__(self, event_shape: Sequence[int], condition_dim: int, **kwargs):

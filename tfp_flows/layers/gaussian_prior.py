@@ -19,6 +19,18 @@ class GaussianPriorLayer(keras.layers.Layer):
 
     `bijector()` maps standard-normal `e` to `mean + exp(log_std) * e`, so a standard
     normal base followed by it is `N(mean, exp(log_std)^2)`; log-det `sum(log_std)`.
+
+    Args:
+      event_shape: the shape of `mean` and `log_std`.
+
+    Raises:
+      ValueError: from the bijector, on an input of another event shape.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.layers import GaussianPriorLayer
+    >>> prior = GaussianPriorLayer(event_shape=(2, 2, 1))
+    >>> prior.bijector().forward(tf.ones([1, 2, 2, 1])).shape  # zero-initialised: the identity
+    TensorShape([1, 2, 2, 1])
     """
 
     def __init__(self, event_shape: Sequence[int], **kwargs):

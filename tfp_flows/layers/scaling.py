@@ -19,6 +19,18 @@ class ScalingLayer(keras.layers.Layer):
     While `initializing` is set (by `FlowModel.initialize`), the first data through the
     bijector sets `log_scale = -log(std)` per entry (std over the batch, floored at
     `min_std`), so training starts from unit-variance latents instead of crawling there.
+
+    Args:
+      event_shape: the shape of `log_scale` (the model's event shape).
+      min_std: floor of the standard deviation used by the data-dependent init.
+
+    Raises:
+      ValueError: from the bijector, on an input of another event shape.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.layers import ScalingLayer
+    >>> ScalingLayer(event_shape=(3,)).bijector().forward(tf.constant([1.0, 2.0, 3.0])).numpy().tolist()
+    [1.0, 2.0, 3.0]
     """
 
     def __init__(self, event_shape: Sequence[int], min_std: float = DEFAULT_MIN_STD, **kwargs):

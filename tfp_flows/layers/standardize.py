@@ -34,6 +34,20 @@ class StandardizeLayer(keras.layers.Layer):
     `bijector()` maps data to standardised values, reading the weights each time it is
     built (the model rebuilds its flow on every call). `std` is floored at `min_std`
     times the feature's scale so a constant column cannot make the flow singular.
+
+    Args:
+      dims: `D`, the number of features.
+      min_std: floor of `std`, relative to the feature's scale.
+
+    Raises:
+      ValueError: `dims < 1`; `adapt` on data that is not `[N, D]` with `N >= 1`, or not finite.
+
+    >>> import numpy as np
+    >>> from tfp_flows.layers import StandardizeLayer
+    >>> layer = StandardizeLayer(dims=2)
+    >>> layer.adapt(np.array([[0.0, 10.0], [2.0, 30.0]], "float32"))
+    >>> layer.bijector().forward(np.array([[1.0, 20.0]], "float32")).numpy().tolist()
+    [[0.0, 0.0]]
     """
 
     def __init__(self, dims: int, min_std: float = 1e-6, **kwargs):

@@ -28,6 +28,23 @@ class VariationalDequantizer(keras.layers.Layer):
     `log P(x) >= E_q[log p(y) - D log(num_bins) - log q(u | x)]` (Ho et al. 2019, eq. 12).
     The coupling heads start at zero, so `q` starts as a logit-normal around 1/2.
     Images `(H, W, C)` only (the masks are checkerboards).
+
+    Args:
+      event_shape: the image shape `(H, W, C)`.
+      num_bins: the number of levels of `x`.
+      hidden_channels: width of the feature and coupling networks.
+      couplings: the number of affine couplings of `g`.
+
+    Raises:
+      ValueError: an event shape that is not an image, `num_bins < 2`, or `hidden_channels`/`couplings`
+        below 1.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.layers import VariationalDequantizer
+    >>> q = VariationalDequantizer(event_shape=(4, 4, 1), num_bins=17, hidden_channels=8)
+    >>> u, log_q = q(tf.zeros([2, 4, 4, 1]))
+    >>> u.shape, log_q.shape, bool(tf.reduce_all((u > 0) & (u < 1)))
+    (TensorShape([2, 4, 4, 1]), TensorShape([2]), True)
     """
 
     def __init__(self, event_shape: Sequence[int], num_bins: int, hidden_channels: int = 32, couplings: int = 2, **kwargs):

@@ -68,6 +68,20 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
     latent before the class prior. Entries take `labels=` (integers in `[0, K)`) or
     `context=` (`[..., C]`) whose batch shape broadcasts against the data's; `fit` takes
     `(data, labels)` / `(data, context)` pairs or dicts with a "label" / "context" entry.
+
+    Args:
+      seed: seed of the random initialisations (1x1 convolutions, permutations).
+      recompute: recompute coupling-network activations in the backward pass (`tf.recompute_grad`).
+
+    Raises:
+      ValueError: `condition_couplings=True` without `num_classes`/`context_dim`, a 16-bit dtype, `num_bins`
+        below 2, an unknown prior; the methods raise it for data of the wrong shape, dtype or range,
+        `num_samples <= 0`, `temperature < 0`, and missing or unexpected labels/contexts.
+
+    >>> from tfp_flows import models
+    >>> model = models.Glow.from_preset("tiny")
+    >>> isinstance(model, models.FlowModel), model.event_shape, model.num_bins
+    (True, (8, 8, 1), 17)
     """
 
     def __init__(

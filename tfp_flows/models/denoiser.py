@@ -21,6 +21,19 @@ class Denoiser:
     >>> denoiser = Denoiser(model, filter_length=64)
     >>> denoiser(model.infer(tf.zeros([1, 8, 10])), strength=0.1).shape
     TensorShape([1, 160])
+
+    Args:
+      model: a `WaveGlow`.
+      filter_length: STFT size (NVIDIA: 1024).
+      n_overlap: hop = `filter_length / n_overlap`.
+      win_length: the Hann window's length (default `filter_length`).
+      mode: "zeros" or "normal", the mel whose output is the bias.
+      frames: the bias mel's length.
+      seed: seed of the "normal" mel.
+
+    Raises:
+      ValueError: an unknown `mode` or non-positive sizes; when called, audio that is not `[..., T]` or
+        shorter than `filter_length / 2`, or `strength < 0`.
     """
 
     def __init__(self, model, filter_length: int = 1024, n_overlap: int = 4, win_length: int | None = None,

@@ -59,6 +59,32 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     `log_prob(y, labels=...)`, `sample(n, labels=...)`, `classify(x)`;
     `condition_couplings=True` adds a learned per-class bias to every coupling network.
     Each split prior also gets a per-class bias per channel, as in openai/glow.
+
+    Args:
+      event_shape: the image shape `(H, W, C)`; H and W divisible by `2**levels`.
+      levels: `L`, the number of scales (a squeeze, `steps` steps and a split each).
+      steps: `K`, the flow steps per level.
+      hidden_channels: width of the coupling networks (512 in the paper).
+      coupling: "affine", "additive" or "spline".
+      permutation: "conv1x1", "shuffle" or "reverse".
+      lu: the LU parametrisation of the 1x1 convolutions.
+      num_bins: the number of levels of the discrete data (256 for 8-bit images).
+      preprocessing: "center" (openai/glow's `y - 0.5`) or "logit" (RealNVP's, with `alpha`).
+
+    Shapes: `log_prob(y)` takes `[..., H, W, C]` and returns `[...]`; `sample(n)` returns `[n, H, W, C]`;
+    `encode(y)` returns every latent as `[..., H * W * C]`.
+
+    Raises:
+      ValueError: a non-image event shape, a non-positive size, an unknown coupling, permutation or
+        preprocessing, an `alpha` outside `(0, 0.5)`, or (from `FlowModel`) a bad `num_bins`, prior or dtype;
+        the methods raise it for data of the wrong shape or outside `[0, num_bins)`.
+
+    >>> import numpy as np
+    >>> from tfp_flows import models
+    >>> model = models.Glow(event_shape=(8, 8, 1), levels=2, steps=2, hidden_channels=8, num_bins=17)
+    >>> x = np.random.default_rng(0).integers(0, 17, (3, 8, 8, 1))
+    >>> model.bits_per_dim(x).shape  # model.sample(2) gives [2, 8, 8, 1]
+    TensorShape([3])
     """
 
     def __init__(

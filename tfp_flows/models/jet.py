@@ -40,6 +40,21 @@ class Jet(PresetMixin, DequantizationMixin, FlowModel):
     head giving shift and scale for the other half. Deviation from big_vision: the scale
     is `exp(2 tanh(h / 2))` (`AffineCoupling(scale_fn="soft_clamp")`) rather than
     `2 sigmoid(h)`; both are bounded and start at the identity.
+
+    Args:
+      event_shape: the image shape `(H, W, C)`, H and W divisible by `patch_size`.
+      num_bins: the number of levels of the discrete data.
+
+    Shapes: `log_prob(y)` takes `[..., H, W, C]` and returns `[...]`; `sample(n)` returns `[n, H, W, C]`.
+
+    Raises:
+      ValueError: a non-image event shape, non-positive sizes, unknown `kinds` or `spatial_splits`, an image
+        not divisible into patches, or (from `FlowModel`) a bad `num_bins`, prior or dtype.
+
+    >>> from tfp_flows import models
+    >>> jet = models.Jet.from_preset("tiny")
+    >>> jet.sample(2, seed=0).shape
+    TensorShape([2, 8, 8, 1])
     """
 
     def __init__(

@@ -40,6 +40,21 @@ class NICE(PresetMixin, DequantizationMixin, FlowModel):
 
     Conditioning (see `FlowModel`): `num_classes=K` or `context_dim=C`; the conditional
     prior is the logistic (or normal) base shifted and scaled by functions of the label/context.
+
+    Args:
+      event_shape: images `(H, W, C)` (flattened) or vectors `(D,)`.
+      num_bins: the number of levels of discrete data, or None for continuous vectors.
+
+    Shapes: `log_prob(y)` takes `[..., *event_shape]` and returns `[...]`.
+
+    Raises:
+      ValueError: an unknown coupling, `num_couplings < 1`, fewer than 2 dimensions, or (from `FlowModel`) a
+        bad `num_bins`, prior or dtype; the methods raise it for data of the wrong shape.
+
+    >>> from tfp_flows import models
+    >>> m = models.NICE(event_shape=(8, 8, 1), num_couplings=2, hidden_units=16, hidden_layers=1, num_bins=17)
+    >>> m.sample(3, seed=0).shape
+    TensorShape([3, 8, 8, 1])
     """
 
     def __init__(

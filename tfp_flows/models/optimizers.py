@@ -35,6 +35,14 @@ class FusedAdam(keras.optimizers.Adam):
     >>> _ = opt.apply_gradients([(tf.constant([0.5, -0.5]), w)])
     >>> [round(float(v), 4) for v in w.numpy()]  # the first Adam step is lr * sign(g)
     [0.9, -1.9]
+
+    Its arguments are exactly `keras.optimizers.Adam`'s: `learning_rate`, `beta_1`, `beta_2`, `epsilon`,
+    `amsgrad`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+    `ema_overwrite_frequency`, `loss_scale_factor`, `gradient_accumulation_steps` and `name`.
+
+    Raises:
+      ValueError: what `keras.optimizers.Adam` raises for the same arguments (e.g. `ema_momentum` outside
+        `[0, 1]`).
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):

@@ -63,6 +63,28 @@ class RealNVP(PresetMixin, DequantizationMixin, FlowModel):
     Conditioning (see `FlowModel`): `num_classes=K` (class-conditional images or vectors)
     or `context_dim=C` (vectors: `log_prob(x, context=c)`, `sample(n, context=c)`; the MLPs
     see the context concatenated to their input, and the prior's mean and scale depend on it).
+
+    Args:
+      event_shape: images `(H, W, C)` (H and W divisible by `2**(num_scales - 1)`) or vectors `(D,)`.
+      num_scales: the number of scales of the image model.
+      res_blocks, filters: the residual blocks and feature maps of each coupling's ResNet (vectors: the MLP
+        width is `filters`).
+      num_bins: the number of levels of discrete data, or None for continuous vectors.
+      alpha: the logit preprocessing's `alpha` (images).
+
+    Shapes: `log_prob(y)` takes `[..., *event_shape]` and returns `[...]`; `sample(n)` returns
+    `[n, *event_shape]`.
+
+    Raises:
+      ValueError: an unknown coupling, `alpha` outside `(0, 0.5)`, `num_scales < 1`, an image too small for
+        its scales, fewer than 2 dimensions, or (from `FlowModel`) a bad `num_bins`, prior or dtype; the
+        methods raise it for data of the wrong shape, or `y` outside `[0, 1]` (images).
+
+    >>> import numpy as np
+    >>> from tfp_flows import models
+    >>> v = models.RealNVP(event_shape=(3,), num_bins=None, num_couplings=2, filters=8)
+    >>> v.log_prob(np.zeros((4, 3), "float32")).shape
+    TensorShape([4])
     """
 
     def __init__(

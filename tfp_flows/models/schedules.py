@@ -12,7 +12,19 @@ from tfp_flows.models.optimizers import FusedAdam
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
-    """`learning_rate * min(1, (step + 1) / warmup_steps)`; constant after the warmup."""
+    """`learning_rate * min(1, (step + 1) / warmup_steps)`; constant after the warmup.
+
+    Args:
+      learning_rate: the rate after the warmup (> 0).
+      warmup_steps: the steps of the linear ramp (>= 0).
+
+    Raises:
+      ValueError: `learning_rate <= 0` or `warmup_steps < 0`.
+
+    >>> from tfp_flows.models import LinearWarmup
+    >>> [round(float(LinearWarmup(1e-3, warmup_steps=4)(step)), 6) for step in (0, 3, 100)]
+    [0.00025, 0.001, 0.001]
+    """
 
     def __init__(self, learning_rate: float, warmup_steps: int):
         _checks.number("LinearWarmup", "learning_rate", learning_rate, low=0.0, low_open=True)
@@ -42,6 +54,10 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
     >>> schedule = WarmupCosineDecay(1e-3, warmup_steps=10, decay_steps=110)
     >>> [round(float(schedule(step)), 6) for step in (0, 9, 60, 110, 500)]
     [0.0001, 0.001, 0.0005, 0.0, 0.0]
+
+    Raises:
+      ValueError: `learning_rate <= 0`, `warmup_steps < 0`, `decay_steps <= warmup_steps`, or
+        `final_fraction` outside `[0, 1]`.
     """
 
     def __init__(self, learning_rate: float, warmup_steps: int, decay_steps: int, final_fraction: float = 0.0):
@@ -83,6 +99,22 @@ def default_optimizer(
     The average (openai/glow's and Flow++'s Polyak averaging) is what `fit` leaves in the
     model; `tfp_flows.training.EMAWeights` also validates, checkpoints and samples with it.
     0.99 averages over the last ~100 steps.
+
+    Args:
+      num_dims: `D`, the dimension of the data (sets the clipping norm).
+      learning_rate: the rate after the warmup.
+      warmup_steps: the steps of the linear warmup.
+      ema_momentum: the weight average's momentum, or None for no average.
+      decay_steps: cosine decay to 0 at this step (None: constant after the warmup).
+
+    Raises:
+      ValueError: `ema_momentum` outside `[0, 1)`, or bad schedule arguments (see `LinearWarmup`,
+        `WarmupCosineDecay`).
+
+    >>> from tfp_flows.models import default_optimizer
+    >>> opt = default_optimizer(64)
+    >>> type(opt).__name__, opt.global_clipnorm, opt.use_ema
+    ('FusedAdam', 400.0, True)
     """
     _checks.integer("default_optimizer", "num_dims", num_dims)
     if ema_momentum is not None and not 0.0 <= ema_momentum < 1.0:

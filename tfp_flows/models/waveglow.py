@@ -53,6 +53,28 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     nats per example and `bits_per_sample = -(log p(y) - T log 32768) / (T log 2)`: the
     bits/dim of `FlowModel` with one dimension per audio sample (the bin width of `y` is
     `1 / 32768` = `2 / num_bins`), 16 for a uniform model of 16-bit audio.
+
+    Args:
+      wn_layers, wn_channels, wn_kernel_size: the WaveNet conditioner of each coupling.
+      segment_length: audio samples per training example.
+      inference_sigma: the default `sigma` of `infer`.
+      learning_rate: Adam's learning rate when compiled without an optimizer.
+      sample_rate, n_fft, win_length, fmin, fmax: the mel features (`data.MelConfig`).
+      lu: the LU parametrisation of the 1x1 convolutions.
+      mel_center: Tacotron 2's mel framing (`data.MelConfig(center=True)`), as NVIDIA's checkpoints expect.
+      upsample_init: "random" (NVIDIA's) or "repeat" (each frame repeated over its hop).
+
+    Raises:
+      ValueError: an odd `n_group`, early outputs that leave the last couplings fewer than 2 channels,
+        `hop_length` or `segment_length` not divisible by `n_group`, `upsample_kernel < hop_length`,
+        `sigma <= 0`, an unknown `upsample_init`, an odd `num_bins`; in the methods, mels of the wrong
+        shape or not finite.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows import models
+    >>> w = models.WaveGlow.from_preset("tiny")
+    >>> w.infer(tf.zeros([1, 8, 5]), sigma=0.6).shape  # 5 frames x hop 16
+    TensorShape([1, 80])
     """
 
     def __init__(

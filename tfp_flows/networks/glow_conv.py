@@ -31,6 +31,19 @@ class ZeroConv2D(keras.layers.Layer):
     `context_dim=C > 0`: `call(x, conditional_input=c)` adds `W c` (zero-initialised,
     per channel) to the output: openai/glow's `split2d_prior` with `ycond`
     (`h += linear_zeros(y_onehot)`).
+
+    Args:
+      filters: output channels.
+      kernel_size: square kernel size ("same" padding).
+      context_dim: `C > 0` adds a learned per-channel bias `W c` from `conditional_input` `[N, C]`.
+
+    Raises:
+      ValueError: `filters < 1` or `context_dim < 0`; when called, a missing or unexpected `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import ZeroConv2D
+    >>> float(tf.reduce_max(tf.abs(ZeroConv2D(6)(tf.ones([1, 4, 4, 2])))))  # zero-initialised
+    0.0
     """
 
     def __init__(self, filters: int, kernel_size: int = 3, context_dim: int = 0, initial_scale: float = 0.3, **kwargs):
@@ -86,6 +99,22 @@ class SplitPrior(ZeroConv2D):
     `clamp=None` gives openai/glow's unbounded prior.
 
     `context_dim=C > 0`: a per-class (or per-context) bias on both outputs, as `ZeroConv2D`.
+
+    Args:
+      filters: `2F`, the mean and the log-scale of the `F` factored-out channels.
+      kernel_size: of the convolution over the kept half.
+      context_dim: width of a context / one-hot label (0: none).
+      clamp: bound of the log-scale (`None`: unbounded, openai/glow's).
+      initial_scale: as `ZeroConv2D`.
+
+    Raises:
+      ValueError: an odd or non-positive `filters`, `clamp <= 0`, or a bad `context_dim` / `initial_scale`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import SplitPrior
+    >>> prior = SplitPrior(filters=4)
+    >>> prior(tf.zeros([1, 2, 2, 3])).shape  # [mu, log_scale] of 2 channels, N(0, 1) at the start
+    TensorShape([1, 2, 2, 4])
     """
 
     def __init__(self, filters: int, kernel_size: int = 3, context_dim: int = 0, clamp: float | None = 2.0, **kwargs):
@@ -119,6 +148,20 @@ class GlowConvNet(keras.layers.Layer):
     `context_dim=C > 0` conditions it: `call(x, conditional_input=c)` (`c`: `[N, C]`, a
     one-hot label or a context) adds a learned per-channel bias `W c` (zero-initialised)
     to the first hidden layer, after its ActNorm.
+
+    Args:
+      out_channels: channels of the output (the coupling's parameters).
+      hidden_channels: width of the two hidden convolutions (512 in the paper).
+      context_dim: `C > 0` adds a learned per-channel bias `W c` from `conditional_input` `[N, C]`.
+
+    Raises:
+      ValueError: a non-positive size or a negative `context_dim`; when called, a missing or unexpected
+        `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import GlowConvNet
+    >>> GlowConvNet(out_channels=4, hidden_channels=8)(tf.ones([2, 4, 4, 2])).shape
+    TensorShape([2, 4, 4, 4])
     """
 
     def __init__(self, out_channels: int, hidden_channels: int = 512, context_dim: int = 0, **kwargs):

@@ -21,6 +21,24 @@ class MLP(keras.layers.Layer):
 
     `context_dim=C > 0` makes it a conditional conditioner: `call(x, conditional_input=c)`
     with `c` of shape `[N, C]` concatenated to the input (required).
+
+    Args:
+      output_dim: units of the output layer.
+      hidden_units: units of each hidden layer.
+      hidden_layers: the number of hidden layers (0: one linear layer).
+      zero_init: zero-initialise the output layer.
+      context_dim: `C`, the width of `conditional_input` (0: unconditional).
+
+    Raises:
+      ValueError: a non-positive `output_dim` or `hidden_units`, negative `hidden_layers` or `context_dim`;
+        when called, a missing, unexpected or wrongly shaped `conditional_input`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import MLP
+    >>> MLP(4, hidden_units=8, hidden_layers=2)(tf.zeros([3, 2])).shape
+    TensorShape([3, 4])
+    >>> MLP(4, 8, 1, context_dim=3)(tf.zeros([3, 2]), conditional_input=tf.zeros([3, 3])).shape
+    TensorShape([3, 4])
     """
 
     def __init__(

@@ -16,6 +16,17 @@ class DataInitNorm(keras.layers.Layer):
     `log_s` from the statistics of its input, so the output has zero mean and unit
     variance per channel (std floored at `min_std`); afterwards it is a plain affine.
     Unlike batch norm it has no batch dependence at train or test time.
+
+    Args:
+      min_std: floor of the standard deviation used by the data-dependent init.
+
+    Raises:
+      ValueError: from Keras, on an input whose channels differ from the first call's.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import DataInitNorm
+    >>> DataInitNorm()(tf.ones([2, 4, 4, 3])).shape  # the identity until initialised
+    TensorShape([2, 4, 4, 3])
     """
 
     def __init__(self, min_std: float = DEFAULT_MIN_STD, **kwargs):

@@ -11,7 +11,19 @@ from tfp_flows.networks.normalization import DataInitNorm
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class ResidualBlock(keras.layers.Layer):
-    """`x + conv3x3(relu(norm(conv3x3(relu(norm(x))))))`, pre-activation style."""
+    """`x + conv3x3(relu(norm(conv3x3(relu(norm(x))))))`, pre-activation style.
+
+    Args:
+      filters: channels of the input, the two convolutions and the output.
+
+    Raises:
+      ValueError: from Keras, on an input whose channels differ from `filters`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import ResidualBlock
+    >>> ResidualBlock(4)(tf.ones([1, 4, 4, 4])).shape
+    TensorShape([1, 4, 4, 4])
+    """
 
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
@@ -46,6 +58,21 @@ class RealNVPResNet(keras.layers.Layer):
 
     `context_dim=C > 0` conditions it: `call(x, conditional_input=c)` (`c`: `[N, C]`)
     adds a learned per-channel bias `W c` (zero-initialised) after the input convolution.
+
+    Args:
+      out_channels: even number of output channels (shift and log-scale halves).
+      res_blocks: the number of residual blocks (8 in the paper's CIFAR-10 model).
+      filters: the feature maps of every block (64 in the paper).
+      affine_head: bound the log-scale half with a learned `scale * tanh`.
+      context_dim: `C > 0` adds a learned per-channel bias `W c` from `conditional_input` `[N, C]`.
+
+    Raises:
+      ValueError: an odd `out_channels`, `res_blocks < 0`, `filters < 1` or `context_dim < 0`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import RealNVPResNet
+    >>> RealNVPResNet(out_channels=2, res_blocks=1, filters=4)(tf.ones([2, 4, 4, 1])).shape
+    TensorShape([2, 4, 4, 2])
     """
 
     def __init__(

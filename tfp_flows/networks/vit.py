@@ -9,7 +9,21 @@ from tfp_flows import _checks
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class TransformerBlock(keras.layers.Layer):
-    """Pre-norm block: `x + MHA(LN(x))`, then `x + MLP(LN(x))` (GELU MLP of `mlp_dim` units)."""
+    """Pre-norm block: `x + MHA(LN(x))`, then `x + MLP(LN(x))` (GELU MLP of `mlp_dim` units).
+
+    Args:
+      emb_dim: token width.
+      num_heads: attention heads; must divide `emb_dim`.
+      mlp_dim: hidden units of the GELU MLP.
+
+    Raises:
+      ValueError: `emb_dim` not divisible by `num_heads`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import TransformerBlock
+    >>> TransformerBlock(emb_dim=8, num_heads=2, mlp_dim=16)(tf.ones([2, 5, 8])).shape
+    TensorShape([2, 5, 8])
+    """
 
     def __init__(self, emb_dim: int, num_heads: int, mlp_dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -59,6 +73,23 @@ class VisionTransformer(keras.layers.Layer):
 
     The zero head makes every coupling start at its identity (or fixed) map. The
     number of tokens is fixed by the first call (the position embedding is learned).
+
+    Args:
+      out_channels: output features per token (or per pixel with `patch_size > 1`).
+      emb_dim: token width.
+      depth: the number of transformer blocks.
+      num_heads: attention heads; must divide `emb_dim`.
+      mlp_dim: hidden units of each block's MLP (default `4 * emb_dim`).
+      patch_size: `p > 1` takes images `[N, H, W, C]`, cut into `p x p` patches.
+
+    Raises:
+      ValueError: non-positive sizes, negative `depth`, `emb_dim` not divisible by `num_heads`, or an image
+        not divisible into patches.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import VisionTransformer
+    >>> VisionTransformer(out_channels=6, emb_dim=8, num_heads=2)(tf.ones([2, 16, 3])).shape
+    TensorShape([2, 16, 6])
     """
 
     def __init__(

@@ -27,6 +27,21 @@ class WaveNet(keras.layers.Layer):
 
     `call(x, cond, fused=True)` computes the same function rearranged for speed (see `_fused_call`);
     `WaveGlow` synthesis (`infer`, `decode`) uses it; densities and training use the plain form.
+
+    Args:
+      out_channels: channels of the output (the coupling's parameters).
+      n_layers: dilated layers (dilations 1, 2, 4, ...).
+      n_channels: residual and skip channels.
+      kernel_size: odd kernel size of the dilated convolutions.
+
+    Raises:
+      ValueError: a non-positive size, or an even `kernel_size`.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.networks import WaveNet
+    >>> net = WaveNet(out_channels=4, n_layers=2, n_channels=8)
+    >>> net(tf.zeros([2, 16, 2]), tf.zeros([2, 16, 5])).shape
+    TensorShape([2, 16, 4])
     """
 
     def __init__(self, out_channels: int, n_layers: int = 8, n_channels: int = 256, kernel_size: int = 3, **kwargs):

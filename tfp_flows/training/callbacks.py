@@ -16,6 +16,19 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     A NaN or Inf loss stops training with a message naming the epoch; the last good
     checkpoint is left as it was.
+
+    Args:
+      run: the `RunDir` written to.
+      state: the run's state (epoch, best score), updated and saved as `state.json`.
+
+    Raises:
+      RunError: from the run directory, when a checkpoint cannot be written.
+
+    >>> import tempfile
+    >>> from tfp_flows.training import RunCheckpoint, RunDir
+    >>> callback = RunCheckpoint(RunDir(tempfile.mkdtemp()), state={"epoch": 0})
+    >>> callback.diverged_at is None  # model.fit(..., callbacks=[EMAWeights(), callback])
+    True
     """
 
     def __init__(self, run: RunDir, state: dict):
@@ -55,6 +68,20 @@ class SampleGrid(keras.callbacks.Callback):
 
     A class-conditional model (`num_classes`) gets a row per class, `num // num_classes`
     samples (at least one) each.
+
+    Args:
+      run: the `RunDir` written to.
+      num: samples per grid.
+      temperature: scales the base standard deviation.
+      seed: the sampling seed (fixed, so the epochs' grids compare).
+      checkpoint: a `RunCheckpoint`; no grid is written for an epoch that diverged.
+
+    Raises:
+      ValueError: `num <= 0` or `temperature < 0`, from the model when the grid is drawn.
+
+    >>> import tempfile
+    >>> from tfp_flows.training import RunDir, SampleGrid
+    >>> grid_callback = SampleGrid(RunDir(tempfile.mkdtemp()), num=16)  # model.fit(..., callbacks=[grid_callback])
     """
 
     def __init__(self, run: RunDir, num: int = 64, temperature: float = 0.7, seed: int = 0, checkpoint: RunCheckpoint | None = None):

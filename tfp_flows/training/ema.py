@@ -30,7 +30,15 @@ from tfp_flows import _checks
 
 
 def uses_ema(optimizer) -> bool:
-    """Whether `optimizer` (or the optimizer a `LossScaleOptimizer` wraps) keeps a weight average."""
+    """Whether `optimizer` (or the optimizer a `LossScaleOptimizer` wraps) keeps a weight average.
+
+    Raises nothing: any object without `use_ema` has no average.
+
+    >>> import keras
+    >>> from tfp_flows.training import uses_ema
+    >>> uses_ema(keras.optimizers.Adam(use_ema=True)), uses_ema(keras.optimizers.SGD())
+    (True, False)
+    """
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     return bool(getattr(optimizer, "use_ema", False))
 
@@ -44,6 +52,17 @@ class EMAWeights(keras.callbacks.SwapEMAWeights):
 
     With an optimizer without `use_ema` the callback does nothing. List it before the
     callbacks that save or sample at the end of an epoch.
+
+    Raises:
+      ValueError: from Keras, when the model's optimizer was not built by the time the average is swapped.
+
+    >>> import keras
+    >>> from tfp_flows import models
+    >>> from tfp_flows.training import EMAWeights
+    >>> model = models.Glow.from_preset("tiny")
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.9))
+    >>> EMAWeights().ema_in_model  # model.fit(..., callbacks=[EMAWeights(), checkpoint, sample_grid])
+    False
     """
 
     def __init__(self, ema_in_model: bool = False):

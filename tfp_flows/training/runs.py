@@ -18,10 +18,43 @@ from tfp_flows import _messages
 
 
 class RunError(ValueError):
-    """A run directory that is missing, incomplete or belongs to another configuration."""
+    """A run directory that is missing, incomplete or belongs to another configuration.
+
+    The `tfp-flows` commands print it as one line (`tfp-flows: error: ...`).
+
+    >>> import tempfile
+    >>> from tfp_flows.training import RunDir, RunError
+    >>> try:
+    ...     RunDir(tempfile.mkdtemp()).read_json("config.json")
+    ... except RunError as error:
+    ...     print("is this a tfp-flows run directory?" in str(error))
+    True
+    """
 
 
 class RunDir:
+    """A run directory of `tfp-flows train`: JSON state, checkpoints and pictures, written atomically.
+
+    Files are written to a temporary name and renamed into place (`atomic_write`), so an interrupted
+    run never leaves a half-written `config.json`, `state.json` or checkpoint.
+
+    Args:
+      path: the directory (created on the first write).
+
+    Raises:
+      RunError: `path` is a file; `read_json` of a missing or corrupt file; a checkpoint that cannot be
+        loaded (each named with its path).
+
+    >>> import os, tempfile
+    >>> from tfp_flows.training import RunDir
+    >>> run = RunDir(os.path.join(tempfile.mkdtemp(), "run"))
+    >>> run.exists
+    False
+    >>> run.write_json("state.json", {"epoch": 3})
+    >>> run.read_json("state.json")
+    {'epoch': 3}
+    """
+
     def __init__(self, path: str):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ValueError(f"RunDir: expected path as a folder path, got {path!r}.")
