@@ -214,12 +214,11 @@ def _size_of(path: str) -> str:
 
 def _machine(load_before: float) -> str:
     """The machine and its load: PyTorch's figures in particular mean little on a busy machine."""
-    import platform
+    sys.path.insert(0, HERE)
+    import results_file
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
-    return (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, load average {load_before:.1f} at the "
-            f"start and {os.getloadavg()[0]:.1f} at the end")
+    return (f"{time.strftime('%Y-%m-%d')}, {results_file.cpu_model()}, {os.cpu_count()} cores, load average "
+            f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end")
 
 
 def run_worker(library: str, task_path: str, peers_python: str) -> dict:

@@ -6,6 +6,7 @@ import pathlib
 import runpy
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -68,3 +69,30 @@ def test_compare_tables_quick(tmp_path):
     assert compare_tables.main(["--quick", "--peers-python", str(peers), "--out-dir", str(tmp_path)]) == 0
     table = (tmp_path / "tables.md").read_text()
     assert all(f"| {t} | {m} |" in table for t in ("digits", "wine") for m in ("nsf", "realnvp", "realnvp_spline"))
+
+
+def test_compare_peers_holds_out_whole_bands_and_summarizes_against_normflows():
+    compare_peers = _benchmark("compare_peers")
+    train = compare_peers.photo_crops(8, 1, 200, held_out=False, seed=0)
+    test = compare_peers.photo_crops(8, 1, 200, held_out=True, seed=0)
+    assert train.shape == test.shape == (200, 8, 8, 1) and train.dtype == np.uint8
+    assert not {crop.tobytes() for crop in train} & {crop.tobytes() for crop in test}  # no held-out crop is trained on
+    run = lambda curve: dict(curve=curve, step_s=[0.1] * 10, sample_s=0.5, first_step_s=1.0, peak_rss_mb=100)  # noqa: E731
+    runs = {"8x8": {
+        "normflows": [run([(100, 10.0, 5.0), (300, 30.0, 4.0)]), run([(100, 10.0, 5.2), (300, 30.0, 4.2)])],
+        "ours": [run([(100, 5.0, 4.5), (300, 15.0, 4.05)]), run([(100, 6.0, 4.0), (300, 18.0, 3.9)])],
+    }}
+    summary, markdown = compare_peers.summarize(runs, ["8x8"], [100, 300])
+    assert summary["8x8"]["normflows"]["target_bpd"] == 4.1
+    assert summary["8x8"]["ours"]["bpd_300"] == (3.975, 0.15)
+    assert summary["8x8"]["ours"]["time_to_target_s"] == 10.5  # seed 0 at 300 steps (15 s), seed 1 at 100 (6 s)
+    assert summary["8x8"]["normflows"]["time_to_target_s"] is None  # one seed never reaches the mean
+    assert "| ours | 4.250 (0.50) | 3.975 (0.15) | 10.5 s |" in markdown
+
+
+@pytest.mark.benchmark
+def test_compare_peers_quick(tmp_path):
+    compare_peers = _benchmark("compare_peers")
+    summary = compare_peers.main(["--sizes", "8x8", "--seeds", "0", "--steps", "8", "--libraries", "ours",
+                                  "--out", str(tmp_path), "--images", str(tmp_path)])
+    assert 0 < summary["8x8"]["ours"]["train_img_s"] and (tmp_path / "compare_peers_8x8.md").exists()
