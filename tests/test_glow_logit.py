@@ -37,5 +37,5 @@ def test_config_round_trip_and_support(model):
 def test_bad_preprocessing():
     with pytest.raises(ValueError, match="unknown preprocessing 'sigmoid'"):
         models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, preprocessing="sigmoid")
-    with pytest.raises(ValueError, match=r"alpha in \(0, 0.5\)"):
+    with pytest.raises(ValueError, match=r"alpha as a finite number in \(0, 0.5\)"):
         models.Glow(event_shape=(4, 4, 1), levels=1, steps=1, hidden_channels=4, preprocessing="logit", alpha=0.0)

@@ -123,7 +123,7 @@ def test_load_whole_utterances_and_zero_padding(corpus, corpus_dir):
         data.load("speech", "test", 4, segment_length=100, **options)
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         data.load("speech", "dev", 4, **options)
-    with pytest.raises(ValueError, match="n_bits and flip apply to images"):
+    with pytest.raises(ValueError, match="n_bits, num_bins and flip apply to images"):
         data.load("speech", "train", 4, flip=True, **options)
 
 

@@ -246,7 +246,7 @@ def test_whole_support_for_glow_and_nice_and_bounded_realnvp(tiny_models):
     realnvp = tiny_models["realnvp"]
     with pytest.raises(ValueError, match=r"must lie in \[0.0, 1.0\]"):
         realnvp.log_prob(tf.fill((1, 4, 4, 1), 1.5))
-    with pytest.raises(ValueError, match="alpha in \\(0, 0.5\\)"):
+    with pytest.raises(ValueError, match="alpha as a finite number in \\(0, 0.5\\)"):
         models.RealNVP(event_shape=(4, 4, 1), num_scales=1, res_blocks=1, filters=4, num_bins=17, alpha=0.0)
 
 
