@@ -34,6 +34,7 @@ def test_train_writes_checkpoints_samples_logs(run_dir):
     assert not [f for f in os.listdir(run.path) if f.startswith(".tmp-")]  # no half-written files left
 
 
+@pytest.mark.slow
 def test_rerun_resumes_epoch_and_optimizer_state(run_dir):
     before = RunDir(run_dir).load_model("last.keras")
     iterations = int(before.optimizer.iterations.numpy())

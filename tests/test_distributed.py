@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+import pytest
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -32,6 +34,7 @@ def _run_worker(mode, out, env=None, timeout=300):
     )
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_matches_single_device(tmp_path):
     """Two logical CPU devices: one step with the same global batch equals the single-device step."""
     process = _run_worker("mirrored", tmp_path / "out.npz")
@@ -49,6 +52,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multi_worker_mirrored_strategy_ends_with_identical_weights(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     processes = []

@@ -16,6 +16,7 @@ def examples_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
 
 
+@pytest.mark.slow
 def test_two_moons_learns_the_density(examples_on_path, tmp_path):
     two_moons = importlib.import_module("two_moons")
     out = tmp_path / "moons.png"
@@ -33,6 +34,7 @@ def test_train_digits_prints_a_table(examples_on_path, capsys):
     assert "| NICE | tiny |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["nice_mnist", "realnvp_cifar10", "glow_cifar10"])
 def test_paper_examples_smoke_run_on_mock_tfds(examples_on_path, script, tmp_path):
     module = importlib.import_module(script)

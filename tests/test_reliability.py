@@ -37,6 +37,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(trained_tiny
     assert not os.path.exists(os.path.join(out, "samples", "epoch_003.png"))
 
 
+@pytest.mark.slow
 def test_kill_9_then_the_same_command_resumes(tmp_path, capsys):
     out = str(tmp_path / "run")
     argv = TINY + ["--epochs", "5", "--output", out]

@@ -12,6 +12,7 @@ from tfp_flows import models
 DIGITS = load_digits().images[:128, :, :, None].astype(np.float32)
 
 
+@pytest.mark.slow
 def test_xla_training_and_sampling():
     keras.utils.set_random_seed(0)
     model = models.Glow.from_preset("tiny")
@@ -23,6 +24,7 @@ def test_xla_training_and_sampling():
     np.testing.assert_allclose(samples.numpy(), model.sample(4, temperature=0.8, seed=1, jit_compile=False).numpy(), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [models.Glow, models.RealNVP])
 def test_mixed_bfloat16_trains_with_float32_log_dets(cls):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -45,6 +47,7 @@ def test_mixed_bfloat16_trains_with_float32_log_dets(cls):
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_recompute_gives_the_same_gradients():
     grads = []
     for recompute in (False, True):

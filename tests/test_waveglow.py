@@ -192,6 +192,7 @@ def test_mixed_precision_keeps_float32_densities():
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_export_loads_with_tensorflow_alone_and_trains_mirrored(model, background):
     """The subprocess started by `background`: the SavedModel with TensorFlow alone; MirroredStrategy."""
     from tfp_flows import export
