@@ -70,13 +70,14 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
       lu: the LU parametrisation of the 1x1 convolutions.
       num_bins: the number of levels of the discrete data (256 for 8-bit images).
       preprocessing: "center" (openai/glow's `y - 0.5`) or "logit" (RealNVP's, with `alpha`).
+      split_prior_clamp: bound of the split priors' log-scales (`SplitPrior`); None: unbounded, as openai/glow.
 
     Shapes: `log_prob(y)` takes `[..., H, W, C]` and returns `[...]`; `sample(n)` returns `[n, H, W, C]`;
     `encode(y)` returns every latent as `[..., H * W * C]`.
 
     Raises:
       ValueError: a non-image event shape, a non-positive size, an unknown coupling, permutation or
-        preprocessing, an `alpha` outside `(0, 0.5)`, or (from `FlowModel`) a bad `num_bins`, prior or dtype;
+        preprocessing, an `alpha` outside `(0, 0.5)`, a `split_prior_clamp <= 0`, or (from `FlowModel`) a bad `num_bins`, prior or dtype;
         the methods raise it for data of the wrong shape or outside `[0, num_bins)`.
 
     >>> import numpy as np
