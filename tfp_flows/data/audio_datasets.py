@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from tfp_flows import _messages
 from tfp_flows.data import speech, wav_folder
-from tfp_flows.data.audio import MelConfig, audio_to_float, mel_spectrogram
+from tfp_flows.data.mel_features import audio_to_float, mel_spectrogram
+from tfp_flows.data.mel_scale import MelConfig
 
 AUDIO_DATASETS = ("speech", "ljspeech")
 NUM_BINS = 2**16  # 16-bit audio

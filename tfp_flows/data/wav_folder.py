@@ -13,7 +13,7 @@ import wave
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.data.audio import read_wav_at
+from tfp_flows.data.wav_io import read_wav_at
 
 SPLITS = ("train", "validation", "test")
 
