@@ -160,6 +160,35 @@ def test_an_int_seed_makes_samples_reproducible(trained):
     assert not np.array_equal(first, model.sample(3, seed=6).numpy())
 
 
+def test_glow_coupling_networks_start_at_the_size_rules_scale():
+    from tfp_flows.networks import glow_initial_scale
+    from tfp_flows.networks.glow_conv import FIRST_STEP_BUDGET, MAX_INITIAL_SCALE
+
+    assert glow_initial_scale(64, 8) == MAX_INITIAL_SCALE  # small models: the cap
+    for hidden, couplings in [(128, 24), (512, 96), (64, 64)]:  # larger: the first-step budget binds
+        scale = glow_initial_scale(hidden, couplings)
+        assert scale < MAX_INITIAL_SCALE and scale * hidden * couplings == pytest.approx(FIRST_STEP_BUDGET)
+    assert glow_initial_scale(512, 96) < glow_initial_scale(128, 24) < glow_initial_scale(64, 8)
+
+    def starting_scales(model):
+        nets = np.concatenate([np.exp(3.0 * net.conv_out.logs.numpy()) for net in model.nets])
+        priors = np.concatenate([np.exp(3.0 * prior.logs.numpy()) for prior in model.split_priors])
+        return nets, priors
+
+    model = models.Glow.from_preset("tiny")
+    nets, priors = starting_scales(model)
+    expected = glow_initial_scale(model.hidden_channels, model.levels * model.steps)
+    np.testing.assert_allclose(nets, expected, rtol=1e-5)
+    np.testing.assert_allclose(priors, 0.3, rtol=1e-5)
+    assert model.get_config()["coupling_initial_scale"] is None
+    chosen = models.Glow.from_preset("tiny", coupling_initial_scale=1.0)
+    np.testing.assert_allclose(starting_scales(chosen)[0], 1.0, rtol=1e-5)
+    assert models.Glow.from_config(chosen.get_config()).coupling_initial_scale == 1.0
+    for bad in (0.0, -1.0, "1", True):
+        with pytest.raises(ValueError, match="Glow: expected coupling_initial_scale"):
+            models.Glow.from_preset("tiny", coupling_initial_scale=bad)
+
+
 def test_glow_split_prior_clamp_is_saved_and_older_configs_load_unbounded():
     config = models.Glow.from_preset("tiny").get_config()
     assert config["split_prior_clamp"] == 2.0

@@ -18,7 +18,7 @@ from tfp_flows.models.base import FlowModel
 from tfp_flows.models.dequantization import DequantizationMixin
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.models.realnvp import logit_preprocessing
-from tfp_flows.networks import GlowConvNet, SplitPrior
+from tfp_flows.networks import GlowConvNet, SplitPrior, glow_initial_scale
 
 tfb = tfp.bijectors
 COUPLINGS = ("affine", "additive", "spline")
@@ -38,9 +38,12 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     split_prior_clamp)`, see `SplitPrior`; `None` leaves it unbounded as openai/glow);
     the top latent has a learned prior `N(mean, std)`. The coupling network is
     conv3x3 -> ActNorm -> ReLU -> conv1x1 -> ActNorm -> ReLU -> zero conv3x3 of
-    `hidden_channels` (`GlowConvNet`). The zero convs start their output multiplier at 0.3
-    rather than openai/glow's 1 (see `ZeroConv2D`): trained with `Adam(1e-3)` and no
-    warmup, that keeps the first steps from overshooting.
+    `hidden_channels` (`GlowConvNet`). Its zero conv starts its output multiplier below
+    openai/glow's 1 (which trains with a learning-rate warmup): at `coupling_initial_scale`,
+    by default `glow_initial_scale(hidden_channels, levels * steps)`, 0.6 for small models and
+    less the wider and deeper the flow (0.29 at 32x32x3 with 3 levels x 8 steps of width 128),
+    so that `Adam(1e-3)`'s first step, which moves every weight by the full learning rate,
+    cannot overshoot. The split priors' zero convs start at 0.3.
 
     `coupling` ("affine" | "additive") and `permutation` ("conv1x1" | "shuffle" |
     "reverse") reproduce the paper's ablation; `lu` picks the 1x1 conv parametrisation.
@@ -71,13 +74,15 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
       num_bins: the number of levels of the discrete data (256 for 8-bit images).
       preprocessing: "center" (openai/glow's `y - 0.5`) or "logit" (RealNVP's, with `alpha`).
       split_prior_clamp: bound of the split priors' log-scales (`SplitPrior`); None: unbounded, as openai/glow.
+      coupling_initial_scale: the coupling networks' starting output multiplier (`ZeroConv2D`); None: the
+        size rule `glow_initial_scale`.
 
     Shapes: `log_prob(y)` takes `[..., H, W, C]` and returns `[...]`; `sample(n)` returns `[n, H, W, C]`;
     `encode(y)` returns every latent as `[..., H * W * C]`.
 
     Raises:
       ValueError: a non-image event shape, a non-positive size, an unknown coupling, permutation or
-        preprocessing, an `alpha` outside `(0, 0.5)`, a `split_prior_clamp <= 0`, or (from `FlowModel`) a bad `num_bins`, prior or dtype;
+        preprocessing, an `alpha` outside `(0, 0.5)`, a `split_prior_clamp <= 0` or `coupling_initial_scale <= 0`, or (from `FlowModel`) a bad `num_bins`, prior or dtype;
         the methods raise it for data of the wrong shape or outside `[0, num_bins)`.
 
     >>> import numpy as np
@@ -104,6 +109,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         spline_bound: float = 3.0,
         fold_actnorm: bool = True,
         split_prior_clamp: float | None = 2.0,
+        coupling_initial_scale: float | None = None,
         **kwargs,
     ):
         super().__init__(event_shape, num_bins=num_bins, **kwargs)
@@ -138,6 +144,10 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
         ):
             raise ValueError(f"Glow: expected split_prior_clamp > 0 or None, got {split_prior_clamp!r}.")
         self.split_prior_clamp = None if split_prior_clamp is None else float(split_prior_clamp)
+        if coupling_initial_scale is not None:
+            coupling_initial_scale = _checks.number("Glow", "coupling_initial_scale", coupling_initial_scale, 0.0, low_open=True)
+        self.coupling_initial_scale = coupling_initial_scale
+        initial_scale = coupling_initial_scale or glow_initial_scale(hidden_channels, levels * steps)
 
         self.level_shapes = []  # the squeezed (h, w, c) each level's steps work on
         self.actnorms, self.permutes, self.nets, self.split_priors = [], [], [], []
@@ -153,7 +163,9 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 if permutation == "conv1x1":
                     self.permutes.append(Invertible1x1ConvLayer(channels, lu=lu, seed=level * 1000 + step, name=f"{tag}_conv1x1"))
                 out = {"affine": 2, "additive": 1, "spline": SplineCoupling.params_per_entry(spline_bins)}[coupling] * transformed
-                self.nets.append(GlowConvNet(out, hidden_channels, context_dim=self.network_context_dim, name=f"{tag}_coupling"))
+                self.nets.append(GlowConvNet(
+                    out, hidden_channels, context_dim=self.network_context_dim, initial_scale=initial_scale, name=f"{tag}_coupling",
+                ))
             if level < levels - 1:
                 factored = channels // 2
                 # class-conditional models: openai/glow's split2d_prior with ycond (a per-class bias per channel)
@@ -233,7 +245,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
             coupling=self.coupling, permutation=self.permutation, lu=self.lu,
             preprocessing=self.preprocessing, alpha=self.alpha,
             spline_bins=self.spline_bins, spline_bound=self.spline_bound, fold_actnorm=self.fold_actnorm,
-            split_prior_clamp=self.split_prior_clamp,
+            split_prior_clamp=self.split_prior_clamp, coupling_initial_scale=self.coupling_initial_scale,
         )
         return config
 
