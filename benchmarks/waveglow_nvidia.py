@@ -2,7 +2,8 @@
 
 Both sides run on this machine's CPU with random weights (speed does not depend on them) and the same mel
 lengths, one utterance at a time, after a warm-up call at the same length; the figure is the median of
-`--repeats` timed calls, as the real-time factor (synthesis seconds per second of 22050 Hz audio).
+`--repeats` timed calls, as the real-time factor (synthesis seconds per second of 22050 Hz audio), with the
+process's CPU seconds and peak resident memory (after each length, the lengths in the order given).
 
 * ours: `models.WaveGlow.from_preset("ljspeech", lu=False)` (NVIDIA's plain 1x1 matrices, what
   `WaveGlow.from_nvidia` builds), `infer(mel, sigma=0.6)`, in this environment;
@@ -14,6 +15,7 @@ lengths, one utterance at a time, after a warm-up call at the same length; the f
 
     python benchmarks/waveglow_nvidia.py --nvidia-repo ~/src/waveglow --torch-python /work/.venv-peers/bin/python
     python benchmarks/waveglow_nvidia.py --seconds 1 --repeats 2          # our side only
+    python benchmarks/waveglow_nvidia.py --seconds 10 --chunk-steps 0     # our WaveNets unchunked (before issue 24.5)
 
 Timings need a quiet machine: on a shared one, run it twice and trust neither much.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,7 +48,7 @@ def time_calls(fn, repeats: int) -> list[tuple[float, float]]:
     return times
 
 
-def ours(seconds_list, repeats: int, threads: int | None) -> dict:
+def ours(seconds_list, repeats: int, threads: int | None, chunk_steps: int | None = None) -> dict:
     import numpy as np
     import tensorflow as tf
 
@@ -54,7 +57,9 @@ def ours(seconds_list, repeats: int, threads: int | None) -> dict:
     from tfp_flows import models
 
     model = models.WaveGlow.from_preset("ljspeech", lu=False)
-    results = {"parameters": int(model.count_params()), "rows": []}
+    if chunk_steps is not None:
+        model.synthesis_chunk_steps = chunk_steps or None  # 0: each WaveNet over the whole utterance at once
+    results = {"parameters": int(model.count_params()), "synthesis_chunk_steps": model.synthesis_chunk_steps, "rows": []}
     for seconds in seconds_list:
         frames = frames_for(seconds)
         mel = tf.constant(np.random.default_rng(0).normal(-5.0, 1.0, (1, N_MELS, frames)).astype(np.float32))
@@ -93,13 +98,16 @@ def nvidia(repo: str, seconds_list, repeats: int, threads: int | None) -> dict:
 
 
 def _row(seconds, frames, times) -> dict:
-    """Median wall time and real-time factor; CPU seconds too (less sensitive to other processes on a shared machine)."""
+    """Median wall time and real-time factor; CPU seconds too (less sensitive to other processes on a shared machine);
+    the process's peak resident memory so far (lengths run in the order given: after the longest, its peak)."""
     audio_seconds = frames * HOP / SAMPLE_RATE
     median = statistics.median(wall for wall, _ in times)
     cpu = statistics.median(cpu for _, cpu in times)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     return dict(seconds=seconds, frames=frames, audio_seconds=round(audio_seconds, 3), times=[round(t, 3) for t, _ in times],
                 median_seconds=round(median, 3), real_time_factor=round(median / audio_seconds, 3),
-                cpu_seconds=round(cpu, 3), cpu_seconds_per_audio_second=round(cpu / audio_seconds, 3))
+                cpu_seconds=round(cpu, 3), cpu_seconds_per_audio_second=round(cpu / audio_seconds, 3),
+                peak_rss_gib=round(peak_rss, 2))
 
 
 def main(argv=None) -> dict:
@@ -107,6 +115,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--seconds", type=float, nargs="+", default=[1.0, 10.0], help="audio lengths to synthesise")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per length (after one warm-up)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads on both sides (default: the libraries')")
+    parser.add_argument("--chunk-steps", type=int, default=None,
+                        help="our WaveNets' synthesis chunk (grouped steps; default the model's; 0: the whole utterance at once)")
     parser.add_argument("--nvidia-repo", default=None, help="a checkout of NVIDIA/waveglow (its glow.py is timed)")
     parser.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", "python"),
                         help="the Python of an environment with PyTorch, for NVIDIA's side")
@@ -114,14 +124,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--worker", choices=("ours", "nvidia"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:  # one side, in its own process, printing JSON
-        side = ours(args.seconds, args.repeats, args.threads) if args.worker == "ours" else \
+        side = ours(args.seconds, args.repeats, args.threads, args.chunk_steps) if args.worker == "ours" else \
             nvidia(args.nvidia_repo, args.seconds, args.repeats, args.threads)
         print("RESULT " + json.dumps(side))
         return side
 
     common = ["--seconds", *map(str, args.seconds), "--repeats", str(args.repeats)]
     common += ["--threads", str(args.threads)] if args.threads else []
-    sides = {"tfp_flows": [sys.executable, __file__, "--worker", "ours", *common]}
+    chunk = ["--chunk-steps", str(args.chunk_steps)] if args.chunk_steps is not None else []
+    sides = {"tfp_flows": [sys.executable, __file__, "--worker", "ours", *common, *chunk]}
     if args.nvidia_repo:
         sides["nvidia_pytorch"] = [args.torch_python, __file__, "--worker", "nvidia", "--nvidia-repo", args.nvidia_repo, *common]
     results = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
@@ -138,7 +149,8 @@ def main(argv=None) -> dict:
     for name in sides:
         for row in results[name]["rows"]:
             print(f"{name:15s} {row['audio_seconds']:6.2f} s of audio: {row['median_seconds']:7.3f} s "
-                  f"(real-time factor {row['real_time_factor']:.3f}; runs {row['times']}; {row['cpu_seconds']:.2f} CPU-s)")
+                  f"(real-time factor {row['real_time_factor']:.3f}; runs {row['times']}; {row['cpu_seconds']:.2f} CPU-s; "
+                  f"peak RSS {row['peak_rss_gib']:.2f} GiB)")
     if "speedup" in results:
         print(f"tfp_flows speed-up over NVIDIA's PyTorch: {results['speedup']} wall time, "
               f"{results['speedup_cpu_time']} CPU time (x, per length)")

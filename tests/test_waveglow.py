@@ -274,6 +274,11 @@ def test_fused_wavenet_is_the_same_function(kernel_size):
         plain, fused = net(x, cond).numpy(), net(x, cond, fused=True).numpy()
         assert np.abs(plain).max() > 0.1
         np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+    # Each layer in time chunks, reading its dilated conv's reach from the neighbours: 6 chunks of 7 steps, shorter
+    # than the last layers' reach (8 / 16 steps each side), the last one shorter still.
+    np.testing.assert_allclose(net(x, cond, fused=True, chunk_steps=7).numpy(), fused, rtol=1e-5, atol=1e-5 * np.abs(fused).max())
+    with pytest.raises(ValueError, match="chunk_steps applies to the fused"):
+        net(x, cond, chunk_steps=7)
 
 
 def test_synthesis_uses_the_fused_flow_with_the_same_values_and_log_dets(model):
@@ -286,3 +291,22 @@ def test_synthesis_uses_the_fused_flow_with_the_same_values_and_log_dets(model):
     assert np.abs(y - z.numpy()).max() > 0.1  # the couplings are not the identity
     np.testing.assert_allclose(fused.inverse(z).numpy(), y, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fused.inverse_log_det_jacobian(z, 1).numpy(), plain.inverse_log_det_jacobian(z, 1).numpy(), rtol=1e-5)
+
+
+def test_synthesis_in_chunks_equals_synthesis_in_one_piece(model):
+    """Synthesis runs each WaveNet layer over the time axis in chunks of `synthesis_chunk_steps`: on 40 grouped steps,
+    5 chunks of 8 give the waveform of the whole sequence at once."""
+    mel, z = _mel(2, frames=10, seed=5), tf.random.stateless_normal([2, 10 * HOP], seed=[5, 4])
+    assert model.synthesis_chunk_steps == 4096
+    try:
+        model.synthesis_chunk_steps = None
+        whole = model._infer_folded(mel, z).numpy()  # what infer's graph runs, here eagerly
+        model.synthesis_chunk_steps = 8
+        assert model._infer_graph is None  # retraced with the new value
+        chunked = model._infer_folded(mel, z).numpy()
+        with pytest.raises(ValueError, match="synthesis_chunk_steps an integer >= 1 or None, got 0"):
+            model.synthesis_chunk_steps = 0
+    finally:
+        model.synthesis_chunk_steps = 4096
+    assert np.abs(whole - z.numpy()).max() > 0.1  # the couplings are not the identity
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5 * np.abs(whole).max())

@@ -17,10 +17,10 @@ import tensorflow_probability as tfp
 from tfp_flows import _checks
 from tfp_flows.bijectors import AffineCoupling, EarlyOutput, Group1D, SequenceChannelMask
 from tfp_flows.layers import Invertible1x1ConvLayer
-from tfp_flows.models import validation
 from tfp_flows.models.base import FlowModel
 from tfp_flows.models._model_support import entry_point
 from tfp_flows.models._waveglow_inputs import WaveGlowInputs, _take_audio
+from tfp_flows.models._waveglow_synthesis import SYNTHESIS_CHUNK_STEPS, WaveGlowSynthesis
 from tfp_flows.models._waveglow_training import WaveGlowTraining
 from tfp_flows.models.presets import PresetMixin
 from tfp_flows.networks import WaveNet
@@ -30,7 +30,7 @@ UPSAMPLE_INITS = ("random", "repeat")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
+class WaveGlow(PresetMixin, WaveGlowSynthesis, WaveGlowTraining, WaveGlowInputs, FlowModel):
     """Density of a waveform `y` (float in [-1, 1), shape `[..., T]`) given its log-mel `[..., n_mels, F]`.
 
     Data-to-latent (the normalising direction): group `y` into `(T / n_group, n_group)`;
@@ -53,6 +53,11 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
     nats per example and `bits_per_sample = -(log p(y) - T log 32768) / (T log 2)`: the
     bits/dim of `FlowModel` with one dimension per audio sample (the bin width of `y` is
     `1 / 32768` = `2 / num_bins`), 16 for a uniform model of 16-bit audio.
+
+    Synthesis (`infer`, `decode`, `sample`; `_waveglow_synthesis`): the flow's inverse with the WaveNets'
+    fused formulation, each WaveNet layer run over the time axis in chunks of `synthesis_chunk_steps` grouped
+    steps (default 4096, 1.5 s of 22 kHz audio): the same waveform, time in proportion to the utterance's
+    length (`model.synthesis_chunk_steps = None`: each layer over the whole utterance at once).
 
     Args:
       wn_layers, wn_channels, wn_kernel_size: the WaveNet conditioner of each coupling.
@@ -151,6 +156,7 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         self.audio_scale = self.num_bins / 2  # y = x / 32768 for 16-bit audio
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_sample")
         self._infer_graph = None
+        self._synthesis_chunk_steps = SYNTHESIS_CHUNK_STEPS
 
         self.channels = []  # channels each flow works on, after the early outputs before it
         channels = n_group
@@ -189,9 +195,9 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         spect = tf.reshape(tf.transpose(spect, [0, 1, 3, 2]), [-1, steps, self.n_mels * self.n_group])
         return tf.reshape(spect, tf.concat([batch_shape, [steps, self.n_mels * self.n_group]], 0))
 
-    def _wn_conditioner(self, network, cond, fused: bool = False):
+    def _wn_conditioner(self, network, cond, fused: bool = False, chunk_steps: int | None = None):
         """`x_a -> network(x_a, cond)`, with `cond` broadcast over any extra sample dimensions of `x_a`."""
-        call = lambda x, c: network(x, c, fused=fused)  # noqa: E731
+        call = lambda x, c: network(x, c, fused=fused, chunk_steps=chunk_steps)  # noqa: E731
         if self.recompute and self.built:  # weights are created outside recompute_grad
             call = tf.recompute_grad(call)
 
@@ -208,17 +214,18 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         conditioner.takes_any_batch = True  # it folds x_a and the mel together (see call_folded)
         return conditioner
 
-    def _flow(self, cond=None, fused: bool = False) -> tfb.Bijector:
+    def _flow(self, cond=None, fused: bool = False, chunk_steps: int | None = None) -> tfb.Bijector:
         """Data `y` `(T,)` -> latent `z` `(T,)` for the grouped conditioning `cond` of `_condition`.
 
-        `fused`: the WaveNets compute with `WaveNet`'s fused formulation (synthesis: same values, faster).
+        `fused`: the WaveNets compute with `WaveNet`'s fused formulation (synthesis: same values, faster);
+        `chunk_steps`: and over the time axis in chunks of that many steps (`WaveNet.call`), the same values.
         """
         if cond is None:
             raise ValueError("WaveGlow: the flow depends on a mel spectrogram; use conditional_bijector(mel).")
         flow = None
         for k in reversed(range(self.n_flows)):
             coupling = AffineCoupling(
-                self._wn_conditioner(self.wns[k], cond, fused), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
+                self._wn_conditioner(self.wns[k], cond, fused, chunk_steps), mask=SequenceChannelMask(self.channels[k]), scale_fn="exp",
                 name=f"f{k}_coupling",
             )
             steps = [self.convs[k].bijector(), coupling] + ([flow] if flow is not None else [])
@@ -332,69 +339,13 @@ class WaveGlow(PresetMixin, WaveGlowTraining, WaveGlowInputs, FlowModel):
         audio, mel = _take_audio(inputs)
         return self.log_prob(audio, mel)
 
-    # ------------------------------------------------------------------ latents and synthesis
+    # ------------------------------------------------------------------ latents (synthesis: _waveglow_synthesis)
     @entry_point
     def encode(self, audio, mel) -> tf.Tensor:
         """The latent `z` (`[..., T]`, early outputs included) of waveforms `audio` given `mel`."""
         y, mel, batch_shape = self._pair(audio, mel, "audio", dict(low=-1.0, high=1.0))
         z = self._flow(self._condition(mel, tf.shape(y)[-1])).forward(y)
         return tf.reshape(z, tf.shape(audio))
-
-    @entry_point
-    def decode(self, z, mel) -> tf.Tensor:
-        """Waveforms of latents `z` `[..., T]` given `mel`; `decode(encode(y, mel), mel) == y` up to float error."""
-        z, mel, batch_shape = self._pair(z, mel, "z", {})
-        y = self._synthesise(mel, tf.cast(z, tf.float32))
-        return tf.reshape(y, tf.concat([batch_shape, tf.shape(z)[-1:]], 0))
-
-    def _infer_folded(self, mel, z):
-        return self._flow(self._condition(mel, tf.shape(z)[-1]), fused=True).inverse(z)
-
-    def _synthesise(self, mel, z):
-        """Waveforms `[N, T]` of latents `z` `[N, T]` given `mel` `[N, n_mels, F]` (the flow's inverse)."""
-        if not tf.executing_eagerly():
-            return self._infer_folded(mel, z)
-        if self._infer_graph is None:  # one traced graph for every batch and mel length: much faster than eager ops
-            signature = [tf.TensorSpec([None, self.n_mels, None], tf.float32), tf.TensorSpec([None, None], tf.float32)]
-            self._infer_graph = tf.function(self._infer_folded, input_signature=signature, autograph=False)
-        return self._infer_graph(mel, z)
-
-    @entry_point
-    def infer(self, mel, sigma: float | None = None, seed=None, clip: bool = True) -> tf.Tensor:
-        """Synthesises waveforms `[..., F * hop_length]` (float in [-1, 1]) from mels `[..., n_mels, F]`.
-
-        `sigma` is the standard deviation of the latent (default `inference_sigma`, 0.6 in
-        NVIDIA's README; NVIDIA's `glow.py` `infer` defaults to 1.0; 0 gives the mode's waveform).
-        An int `seed` makes the output reproducible. `clip` limits the waveform to [-1, 1] as a
-        16-bit WAV does (NVIDIA's `infer` does not clip: `clip=False` matches it).
-        """
-        owner = f"{type(self).__name__}.infer"
-        sigma = validation.check_temperature(self.inference_sigma if sigma is None else sigma, owner)
-        mel = self._check_mel(mel)
-        batch_shape = tf.shape(mel)[:-2]
-        folded = tf.reshape(mel, tf.concat([[-1], tf.shape(mel)[-2:]], 0))
-        shape = tf.stack([tf.shape(folded)[0], tf.shape(folded)[-1] * self.hop_length])
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            z = tf.random.stateless_normal(shape, seed=[int(seed), 0])
-        else:
-            z = tf.random.normal(shape, seed=seed)
-        y = self._synthesise(folded, z * sigma)
-        if clip:
-            y = tf.clip_by_value(y, -1.0, 1.0)
-        return tf.reshape(y, tf.concat([batch_shape, shape[-1:]], 0))
-
-    @entry_point
-    def sample(self, n: int = 1, temperature: float | None = None, seed=None, mel=None, jit_compile=None) -> tf.Tensor:
-        """`n` waveforms per mel, `[n, ..., T]`; `temperature` is the latent sigma (default `inference_sigma`)."""
-        if mel is None:
-            raise ValueError(
-                "WaveGlow.sample: a waveform needs a mel spectrogram; pass mel=[..., n_mels, frames] "
-                "(or use model.infer(mel); on the command line, tfp-flows vocode)."
-            )
-        n = validation.check_num_samples(n, "WaveGlow.sample")
-        mel = self._check_mel(mel)
-        tiled = tf.broadcast_to(mel, tf.concat([[n], tf.shape(mel)], 0))
-        return self.infer(tiled, sigma=temperature, seed=seed, clip=False)
 
     def get_config(self):
         config = super().get_config()

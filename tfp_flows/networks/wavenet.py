@@ -74,9 +74,13 @@ class WaveNet(keras.layers.Layer):
         self.end.build(hidden)
         self.built = True
 
-    def call(self, x, cond, fused: bool = False):
+    def call(self, x, cond, fused: bool = False, chunk_steps: int | None = None):
+        if chunk_steps is not None:
+            if not fused:
+                raise ValueError("WaveNet: chunk_steps applies to the fused formulation (synthesis); pass fused=True.")
+            _positive_int("WaveNet", chunk_steps=chunk_steps)
         if fused:
-            return self._fused_call(x, cond)
+            return self._fused_call(x, cond, chunk_steps)
         x = ops.cast(x, self.compute_dtype)
         cond = self.cond_layer(ops.cast(cond, self.compute_dtype))
         audio = self.start(x)
@@ -92,7 +96,7 @@ class WaveNet(keras.layers.Layer):
             skip = res_skip if skip is None else skip + res_skip
         return self.end(skip)
 
-    def _fused_call(self, x, cond):
+    def _fused_call(self, x, cond, chunk_steps: int | None = None):
         """`call` rearranged for speed, exactly the same function (up to float rounding):
 
         * the start conv has `C_a` inputs: the first dilated conv is applied to `[x_a, 1]` with the start conv
@@ -102,45 +106,100 @@ class WaveNet(keras.layers.Layer):
         * each layer's share of the conditioning conv is its own matmul (no `[T', 2 n_channels n_layers]`
           intermediate to slice);
         * the dilated convs (kernel 3) use Winograd's F(2, 3) per dilation phase: 4 matmuls for 2 outputs
-          where a direct conv does 6 (Lavin & Gray 2016); other kernels one matmul of the shifted copies.
+          where a direct conv does 6 (Lavin & Gray 2016); other kernels one matmul of the shifted copies;
+        * `chunk_steps`: each layer runs over the time axis in chunks of that many steps, one after another;
+          a chunk's dilated conv reads the `(K - 1) / 2 * dilation` steps it needs each side from the layer's
+          input. Only a layer's input and output (`n_channels` wide) span the whole sequence; the wide
+          intermediates (gates, conditioning, Winograd terms: `2 n_channels` wide and more) are a chunk's, and
+          nothing is computed twice. Without it, they span the whole sequence: 10 s of 22 kHz audio through
+          the full-size WaveGlow then streams gigabytes through memory, and runs slower.
         """
         dtype = self.compute_dtype
         x, cond = tf.cast(x, dtype), tf.cast(cond, dtype)
+        start, layers = self._fused_weights()
+        x_one = tf.concat([x, tf.ones_like(x[..., :1])], -1)
+        length = tf.shape(x_one)[1]
+        audio = skip = None
+        for i, layer in enumerate(layers):
+            def step(begin, end, i=i, layer=layer, audio=audio):
+                return self._fused_layer(i, layer, start, x_one, audio, cond, begin, end, length)
+
+            if chunk_steps is None:
+                audio_next, out = step(0, length)
+            else:
+                last = i == self.n_layers - 1
+                widths = (None if last else self.n_channels, layer["out"].shape[-1] - (0 if last else self.n_channels))
+                audio_next, out = _in_chunks(step, length, chunk_steps, widths, dtype)
+            skip = out if skip is None else skip + out
+            audio = audio_next
+        return skip
+
+    def _fused_weights(self) -> tuple[tf.Tensor, list[dict]]:
+        """The start kernel `[C_a + 1, C]` (bias as last row) and each layer's folded kernels and biases (see
+        `_fused_call`), in the compute dtype: computed once per call, shared by its chunks."""
+        dtype = self.compute_dtype
         weight = lambda v: tf.cast(v, tf.float32)  # noqa: E731  folds in float32, then the compute dtype
         channels = self.n_channels
         start = tf.concat([weight(self.start.kernel)[0], weight(self.start.bias)[None]], 0)  # [C_a + 1, C]
-        x_one = tf.concat([x, tf.ones_like(x[..., :1])], -1)
-        audio = _dense(x_one, tf.cast(start, dtype))  # = start(x)
         end, end_bias = weight(self.end.kernel)[0], weight(self.end.bias)
         cond_kernel, cond_bias = weight(self.cond_layer.kernel)[0], weight(self.cond_layer.bias)
-        skip = None
+        layers = []
         for i in range(self.n_layers):
             columns = slice(2 * channels * i, 2 * channels * (i + 1))
-            kernel, dilation = weight(self.in_layers[i].kernel), 2**i
-            if i == 0:
-                acts = _dilated(x_one, tf.cast(tf.einsum("hc,kco->kho", start, kernel), dtype), dilation)
-            else:
-                acts = _dilated(audio, tf.cast(kernel, dtype), dilation)
-            bias = weight(self.in_layers[i].bias) + cond_bias[columns]
-            acts = acts + _dense(cond, tf.cast(cond_kernel[:, columns], dtype)) + tf.cast(bias, dtype)
-            acts = tf.tanh(acts[..., :channels]) * tf.sigmoid(acts[..., channels:])
+            kernel = weight(self.in_layers[i].kernel)
+            if i == 0:  # applied to [x_a, 1]: the start conv folded in
+                kernel = tf.einsum("hc,kco->kho", start, kernel)
+            in_bias = weight(self.in_layers[i].bias) + cond_bias[columns]
             res_skip, res_skip_bias = weight(self.res_skip_layers[i].kernel)[0], weight(self.res_skip_layers[i].bias)
             if i < self.n_layers - 1:
-                kernel = tf.concat([res_skip[:, :channels], res_skip[:, channels:] @ end], 1)
-                bias = tf.concat([res_skip_bias[:channels], tf.linalg.matvec(end, res_skip_bias[channels:], transpose_a=True)], 0)
-            else:
-                kernel, bias = res_skip @ end, tf.linalg.matvec(end, res_skip_bias, transpose_a=True)
-            out = _dense(acts, tf.cast(kernel, dtype)) + tf.cast(bias, dtype)
-            if i < self.n_layers - 1:
-                audio = audio + out[..., :channels]
-                out = out[..., channels:]
-            skip = out if skip is None else skip + out
-        return skip + tf.cast(end_bias, dtype)
+                out = tf.concat([res_skip[:, :channels], res_skip[:, channels:] @ end], 1)
+                out_bias = tf.concat([res_skip_bias[:channels], tf.linalg.matvec(end, res_skip_bias[channels:], transpose_a=True)], 0)
+            else:  # the end conv's bias joins the last skip part
+                out, out_bias = res_skip @ end, tf.linalg.matvec(end, res_skip_bias, transpose_a=True) + end_bias
+            values = dict(kernel=kernel, cond=cond_kernel[:, columns], in_bias=in_bias, out=out, out_bias=out_bias)
+            layers.append({key: tf.cast(value, dtype) for key, value in values.items()})
+        return tf.cast(start, dtype), layers
+
+    def _fused_layer(self, i, layer, start, x_one, audio, cond, begin, end, length):
+        """Fused layer `i` on steps `[begin, end)`: (its residual output `audio + res` there, None for the last
+        layer; its skip part there). `audio` is the layer's input over the whole sequence (None for layer 0,
+        which reads `x_one` = `[x_a, 1]` through the folded start conv)."""
+        channels, dilation = self.n_channels, 2**i
+        reach = (self.kernel_size - 1) // 2 * dilation
+        source = x_one if i == 0 else audio
+        low, high = tf.maximum(begin - reach, 0), tf.minimum(end + reach, length)  # zeros beyond the sequence
+        acts = _dilated(source[:, low:high], layer["kernel"], dilation, (reach - (begin - low), reach - (high - end)))
+        acts = acts + _dense(cond[:, begin:end], layer["cond"]) + layer["in_bias"]
+        acts = tf.tanh(acts[..., :channels]) * tf.sigmoid(acts[..., channels:])
+        out = _dense(acts, layer["out"]) + layer["out_bias"]
+        if i == self.n_layers - 1:
+            return None, out
+        here = _dense(x_one[:, begin:end], start) if i == 0 else audio[:, begin:end]  # = start(x) for layer 0
+        return here + out[..., :channels], out[..., channels:]
 
     def get_config(self):
         config = super().get_config()
         config.update(out_channels=self.out_channels, n_layers=self.n_layers, n_channels=self.n_channels, kernel_size=self.kernel_size)
         return config
+
+
+def _in_chunks(step, length, chunk_steps: int, widths, dtype):
+    """`step(begin, end)` -> `(a, b)` (`[N, end - begin, width]` each, `a` None if its width is None) over
+    `[0, length)` in chunks of `chunk_steps`, one after another (`parallel_iterations=1`: one chunk's
+    intermediates alive at a time), concatenated along the time axis."""
+    count = tf.maximum((length + chunk_steps - 1) // chunk_steps, 1)
+    kept = [k for k, width in enumerate(widths) if width is not None]
+
+    def body(j, *parts):
+        begin = j * chunk_steps
+        outputs = step(begin, tf.minimum(begin + chunk_steps, length))
+        # time first: the chunks concatenate along it
+        return (j + 1, *(part.write(j, tf.transpose(outputs[k], [1, 0, 2])) for part, k in zip(parts, kept)))
+
+    parts = [tf.TensorArray(dtype, size=count, infer_shape=False, element_shape=[None, None, widths[k]]) for k in kept]
+    parts = tf.while_loop(lambda j, *_: j < count, body, [tf.constant(0), *parts], parallel_iterations=1)[1:]
+    results = iter(tf.transpose(part.concat(), [1, 0, 2]) for part in parts)
+    return tuple(None if width is None else next(results) for width in widths)
 
 
 def _dense(x, kernel):
@@ -149,36 +208,41 @@ def _dense(x, kernel):
     return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
 
 
-def _dilated(x, kernel, dilation: int):
-    """`y[:, t] = sum_k x[:, t + (k - (K - 1) / 2) dilation] @ kernel[k]` (zero padding: Keras' "same", odd K)."""
+def _dilated(x, kernel, dilation: int, padding=None):
+    """`y[:, t] = sum_k p[:, t + k dilation] @ kernel[k]`, `p` = `x` with `padding = (left, right)` zero steps
+    (default `(K - 1) / 2 * dilation` each side: Keras' "same" for an odd K); `len(x) + left + right - (K - 1) dilation`
+    outputs."""
+    reach = (kernel.shape[0] - 1) // 2 * dilation
+    left, right = (reach, reach) if padding is None else padding
     if kernel.shape[0] == 3:
         # Tiles of 2 x dilation samples: on sequences shorter than ~4 x dilation some hold padding only, a waste
         # bounded by ~4 x dilation rows of matmul, small next to any long sequence's cost.
-        return _winograd_f23(x, kernel, dilation)
-    return _im2col(x, kernel, dilation)
+        return _winograd_f23(x, kernel, dilation, left, right)
+    return _im2col(x, kernel, dilation, left, right)
 
 
-def _im2col(x, kernel, dilation: int):
+def _im2col(x, kernel, dilation: int, left, right):
     """The direct dilated conv: the K shifted copies side by side, one matmul with the `[K * C_in, C_out]` kernel."""
-    taps, length = kernel.shape[0], tf.shape(x)[1]
-    half = (taps - 1) // 2 * dilation
-    padded = tf.pad(x, [[0, 0], [half, half], [0, 0]])
+    taps = kernel.shape[0]
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    length = tf.shape(padded)[1] - (taps - 1) * dilation
     columns = tf.concat([padded[:, k * dilation : k * dilation + length] for k in range(taps)], -1)
     return _dense(columns, tf.reshape(kernel, [-1, kernel.shape[-1]]))
 
 
-def _winograd_f23(x, kernel, dilation: int):
+def _winograd_f23(x, kernel, dilation: int, left, right):
     """The kernel-3 dilated conv by Winograd's F(2, 3) on each of the `dilation` interleaved subsequences.
 
     Outputs `t = (2 b + s) d + r` (`s` = 0, 1) of tile `b`, phase `r`, need the padded inputs `p_j = p[(2 b + j)
-    d + r]`, `j` = 0..3 (`p` = `x` with `d` zeros in front). With `g_k = kernel[k]`:
+    d + r]`, `j` = 0..3 (`p` = `x` with `left` zeros in front, zeros behind up to whole tiles). With `g_k = kernel[k]`:
     `m_0 = (p_0 - p_2) g_0`, `m_1 = (p_1 + p_2) (g_0 + g_1 + g_2) / 2`, `m_2 = (p_2 - p_1) (g_0 - g_1 + g_2) / 2`,
     `m_3 = (p_1 - p_3) g_2`; `y_0 = m_0 + m_1 + m_2`, `y_1 = m_1 - m_2 - m_3`.
     """
     d = dilation
-    length, channels = tf.shape(x)[1], x.shape[-1]
+    channels = x.shape[-1]
+    length = tf.shape(x)[1] + left + right - 2 * d  # outputs
     tiles = (length + 2 * d - 1) // (2 * d)
-    padded = tf.pad(x, [[0, 0], [d, 2 * d * tiles - length + d], [0, 0]])
+    padded = tf.pad(x, [[0, 0], [left, 2 * d * (tiles + 1) - tf.shape(x)[1] - left], [0, 0]])
     blocks = tf.reshape(padded, tf.stack([-1, tiles + 1, 2, d, channels]))
     p0, p1, p2, p3 = blocks[:, :-1, 0], blocks[:, :-1, 1], blocks[:, 1:, 0], blocks[:, 1:, 1]
     g0, g1, g2 = kernel[0], kernel[1], kernel[2]
