@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, check_event_shape, maybe_check_finite, over_batch, positions_of, reshape_as
 from tfp_flows.bijectors.actnorm import ActNorm
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
 
@@ -113,15 +113,20 @@ class FoldedActNormConv1x1(FusedBijector):
             matrix = inverse_weight * tf.expand_dims(tf.exp(-log_scale), -1)  # diag(1/s) W^-1: row k over s_k
             bias = -shift
         flat = tf.reshape(x, [-1, channels])
-        out = tf.reshape(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), tf.shape(x))
-        out.set_shape(x.shape)
-        rank = tf.rank(x)
-        positions = tf.cast(tf.reduce_prod(tf.shape(x)[rank - self._event_ndims : rank - 1]), x.dtype)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), positions * (tf.reduce_sum(log_scale) + log_abs_det_w))
-        return out, (log_det if forward else -log_det)
+        out = reshape_as(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), x)
+        log_det = positions_of(x, self._event_ndims) * (tf.reduce_sum(log_scale) + log_abs_det_w)
+        return out, (log_det if forward else -log_det)  # one scalar for every event (see `FusedBijector`)
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, True, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, False, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
 from tfp_flows import _checks
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch, positions_of
 
 
 class Invertible1x1Conv(FusedBijector):
@@ -199,11 +199,16 @@ class Invertible1x1Conv(FusedBijector):
         # P @ A with P = eye[permutation] is A's rows gathered: no matmul.
         return tf.gather(tf.matmul(lower, upper), self._permutation)
 
+    def _eye(self) -> np.ndarray:
+        return np.eye(self._channels, dtype=self.dtype.as_numpy_dtype)
+
     def _triangular_factors(self):
-        eye = tf.eye(self._channels, dtype=self._log_scale.dtype)
-        lower = tf.linalg.band_part(tf.convert_to_tensor(self._lower), -1, 0) * (1.0 - eye) + eye
+        # The masks are constants (numpy), not ops built on every call: `x * 1 = x`, `x * 0 = 0`.
+        eye = self._eye()
+        strictly_lower = np.tril(np.ones_like(eye), -1)
+        lower = tf.convert_to_tensor(self._lower) * strictly_lower + eye
         diag = tf.convert_to_tensor(self._sign) * tf.exp(tf.convert_to_tensor(self._log_scale))
-        upper = tf.linalg.band_part(tf.convert_to_tensor(self._upper), 0, -1) * (1.0 - eye) + tf.linalg.diag(diag)
+        upper = tf.convert_to_tensor(self._upper) * strictly_lower.T + tf.linalg.diag(diag)
         return lower, upper
 
     def _log_abs_det_and_inverse_weight(self, need_inverse: bool):
@@ -214,7 +219,7 @@ class Invertible1x1Conv(FusedBijector):
             lower, upper = self._triangular_factors()
             # W^-1 = U^-1 L^-1 P^T, P^T = eye[:, permutation]: gathered columns, not a transpose
             # (oneDNN's transpose of a small matrix costs more than the two solves on CPU).
-            perm_t = tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation, axis=1)
+            perm_t = tf.gather(self._eye(), self._permutation, axis=1)
             inv = tf.linalg.triangular_solve(lower, perm_t, lower=True)
             return log_abs_det, tf.linalg.triangular_solve(upper, inv, lower=False)
         q, r = tf.linalg.qr(tf.convert_to_tensor(self._matrix))
@@ -222,14 +227,11 @@ class Invertible1x1Conv(FusedBijector):
         if not need_inverse:
             return log_abs_det, None
         # R^-1 Q^T with the transpose inside the matmul (no standalone transpose op).
-        r_inverse = tf.linalg.triangular_solve(r, tf.eye(self._channels, dtype=r.dtype), lower=False)
+        r_inverse = tf.linalg.triangular_solve(r, self._eye(), lower=False)
         return log_abs_det, tf.matmul(r_inverse, q, transpose_b=True)
 
-    def _positions(self, x):
-        rank = tf.rank(x)
-        return tf.cast(tf.reduce_prod(tf.shape(x)[rank - self._event_ndims : rank - 1]), x.dtype)
-
     def _apply(self, x, forward: bool, what: str):
+        """`(output, log-det)`, the log-det one scalar for every event (see `FusedBijector`)."""
         check_event_shape(x, [None] * (self._event_ndims - 1) + [self._channels], "Invertible1x1Conv", what)
         x = maybe_check_finite(x, self.validate_args, "Invertible1x1Conv", what)
         log_abs_det, inverse_weight = self._log_abs_det_and_inverse_weight(need_inverse=not forward)
@@ -237,12 +239,20 @@ class Invertible1x1Conv(FusedBijector):
         # out[..., c] = sum_k matrix[c, k] x[..., k]: one matmul over all positions.
         out = tf.tensordot(x, matrix, axes=[[-1], [1]])
         out.set_shape(x.shape)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), self._positions(x) * log_abs_det)
+        log_det = positions_of(x, self._event_ndims) * log_abs_det
         return out, (log_det if forward else -log_det)
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, True, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, False, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)
 
