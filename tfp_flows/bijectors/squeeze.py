@@ -52,6 +52,8 @@ class Squeeze(FusedBijector):
 
     def _check(self, x, what):
         check_event_shape(x, [None, None, None], "Squeeze", what)
+        if x.shape.rank is None:  # checked by the ops at run time
+            return
         height, width, channels = x.shape[-3:]
         f = self._factor
         if what == "x" and ((height is not None and height % f) or (width is not None and width % f)):
