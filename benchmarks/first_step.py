@@ -18,7 +18,13 @@ and the op count of the traced step's graph (by type), which sets most of the tr
 time. Sizes as in issue 28: 8x8x1 (levels 2, steps 4, width 64, batch 64) and 32x32x3 (levels 3,
 steps 8, width 128, batch 16). Wall times are trustworthy only on a quiet machine.
 
-Run: python benchmarks/first_step.py [--sizes 8x8 32x32x3] [--repeats 3] [--json out.json]
+`--steady N` also times N more steps (a second `fit` call on the same traced step) and reports
+their median, so that a change that shortens the first step can be checked against the steps that
+follow. `--grappler off` turns TensorFlow's graph optimiser off for the whole worker process
+(`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`): most of the
+first run is grappler's, and this shows what it buys per step.
+
+Run: python benchmarks/first_step.py [--sizes 8x8 32x32x3] [--repeats 3] [--steady 30] [--grappler off] [--json out.json]
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ SIZES = {  # event shape, levels, steps, width, batch
 PHASES = ("construct", "data_init", "keras_setup", "trace", "outer_trace", "first_run", "first_step")
 
 
-def worker(size: str) -> dict:
+def worker(size: str, steady: int = 0, grappler: str = "default") -> dict:
     """One fresh-process measurement of `size`; returns phases (wall, cpu) and the step graph's op counts."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -48,6 +54,8 @@ def worker(size: str) -> dict:
 
     from tfp_flows import models
 
+    if grappler == "off":
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     shape, levels, steps, width, batch = SIZES[size]
     images = np.random.default_rng(0).integers(0, 256, (batch * 2,) + shape).astype(np.uint8)
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch)
@@ -123,16 +131,30 @@ def worker(size: str) -> dict:
     graph = max((t[3] for t in inner), key=lambda f: len(f.graph.get_operations())).graph
     operations = graph.get_operations()
     counts = collections.Counter(op.type for op in operations)
-    return dict(size=size, phases=phases, ops=len(operations), op_types=dict(counts.most_common(12)))
+    result = dict(size=size, phases=phases, ops=len(operations), op_types=dict(counts.most_common(12)))
+    if steady:
+        seconds = []
+
+        class StepTimer(keras.callbacks.Callback):
+            def on_train_batch_begin(self, index, logs=None):
+                self.begin = time.perf_counter()
+
+            def on_train_batch_end(self, index, logs=None):
+                seconds.append(time.perf_counter() - self.begin)
+
+        model.fit(dataset.repeat(), epochs=1, steps_per_epoch=steady, verbose=0, callbacks=[StepTimer()])
+        result["steady_step"] = round(statistics.median(seconds), 5)
+    return result
 
 
-def run(sizes, repeats: int) -> dict:
+def run(sizes, repeats: int, steady: int = 0, grappler: str = "default") -> dict:
     results = {}
     for size in sizes:
         runs = []
         for _ in range(repeats):
             out = subprocess.run(
-                [sys.executable, __file__, "--worker", size], capture_output=True, text=True, check=False,
+                [sys.executable, __file__, "--worker", size, "--steady", str(steady), "--grappler", grappler],
+                capture_output=True, text=True, check=False,
                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
             )
             if out.returncode:
@@ -151,6 +173,9 @@ def summary_lines(results: dict) -> list[str]:
             wall = [r["phases"][phase][0] for r in runs]
             cpu = [r["phases"][phase][1] for r in runs]
             lines.append(f"  {phase:12s} {statistics.median(wall):7.2f} [{min(wall):5.2f}] {statistics.median(cpu):7.2f} [{min(cpu):5.2f}]")
+        if "steady_step" in runs[0]:
+            steady = [r["steady_step"] for r in runs]
+            lines.append(f"  {'steady step':12s} {statistics.median(steady):7.3f} [{min(steady):5.3f}] (median of the later steps)")
         lines.append(f"  train-step graph: {runs[0]['ops']} ops; {runs[0]['op_types']}")
     return lines
 
@@ -159,13 +184,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steady", type=int, default=0, help="also time this many later steps (median)")
+    parser.add_argument("--grappler", choices=("default", "off"), default="default", help="TensorFlow's graph optimiser")
     parser.add_argument("--json", help="also write the raw per-process results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker)))
+        print(json.dumps(worker(args.worker, args.steady, args.grappler)))
         return
-    results = run(args.sizes, args.repeats)
+    results = run(args.sizes, args.repeats, args.steady, args.grappler)
     print("\n".join(summary_lines(results)))
     if args.json:
         with open(args.json, "w") as handle:
