@@ -4,7 +4,7 @@ Parameters are passed in as tensors (in models, the values of Keras weights), so
 bijector is cheap to rebuild on every call and Keras 3 tracks all trainable state.
 """
 from tfp_flows.bijectors.actnorm import ActNorm
-from tfp_flows.bijectors.actnorm_conv1x1 import FoldedActNormConv1x1
+from tfp_flows.bijectors.actnorm_conv1x1 import FoldedActNormConv1x1, fold_steps
 from tfp_flows.bijectors.additive_coupling import AdditiveCoupling
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
 from tfp_flows.bijectors._graph_cache import release_finished_graphs
@@ -41,6 +41,7 @@ __all__ = [
     "SplineCoupling",
     "Squeeze",
     "conditional_kwargs",
+    "fold_steps",
     "make_mask",
     "release_finished_graphs",
     "reverse_channels",

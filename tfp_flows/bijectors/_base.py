@@ -67,6 +67,17 @@ class FusedBijector(tfb.Bijector):
             attrs.update(self._augmented_inverse(y, **kwargs)[1])
         return attrs["ildj"]
 
+    # Models' own passes (`walk`) ask for the log-det in a compact form: any tensor that
+    # broadcasts against the batch shape, or None for zero. A bijector whose log-det is the same
+    # for every event (ActNorm, a 1x1 convolution) returns a scalar and one that has none (a
+    # squeeze) returns None: spreading them over the batch and summing them per example would
+    # add a few ops each to the traced graph and to its gradient, for nothing.
+    def _forward_and_compact_log_det(self, x, **kwargs):
+        return self._forward_and_log_det(x, **kwargs)
+
+    def _inverse_and_compact_log_det(self, y, **kwargs):
+        return self._inverse_and_log_det(y, **kwargs)
+
     def forward_and_log_det(self, x, name: str = "forward_and_log_det", **kwargs):
         """Returns `(forward(x), forward_log_det_jacobian(x))` in one pass."""
         with tf.name_scope(name):
@@ -97,7 +108,50 @@ def variables_of(network) -> tuple:
 def batch_shape_of(x: tf.Tensor, event_ndims: int) -> tf.Tensor:
     """The dynamic batch shape (int32) of `x` whose last `event_ndims` dims are the event."""
     shape = tf.shape(x)
+    if x.shape.rank is not None:  # a static slice: one op instead of the rank arithmetic
+        return shape[: x.shape.rank - event_ndims]
     return shape[: tf.size(shape) - event_ndims]
+
+
+def over_batch(log_det: tf.Tensor | None, x: tf.Tensor, event_ndims: int) -> tf.Tensor:
+    """A compact log-det (a scalar shared by every event, or None for zero) given to every batch member of `x`."""
+    if log_det is None:
+        return zeros_over_batch(x, event_ndims)
+    return tf.fill(batch_shape_of(x, event_ndims), log_det)
+
+
+def positions_of(x: tf.Tensor, event_ndims: int) -> tf.Tensor | float:
+    """The number of positions per event of `x`: the product of its event dims but the last (channels).
+
+    A Python number when those dims are static (a constant in the graph), else computed from `tf.shape`.
+    """
+    dims = x.shape[x.shape.rank - event_ndims : -1] if x.shape.rank is not None else tf.TensorShape(None)
+    if dims.is_fully_defined():
+        return float(dims.num_elements())
+    return tf.cast(tf.reduce_prod(tf.shape(x)[-event_ndims:-1]), x.dtype)
+
+
+def reshape_as(t: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    """`t` reshaped to the shape of `x`: a constant target shape when at most one dim of `x` is unknown."""
+    if x.shape.rank is not None and sum(d is None for d in x.shape.as_list()) <= 1:
+        return tf.reshape(t, [-1 if d is None else d for d in x.shape.as_list()])
+    out = tf.reshape(t, tf.shape(x))
+    out.set_shape(x.shape)
+    return out
+
+
+def reshape_batch(x: tf.Tensor, batch_ndims: int, event_shape: Sequence[int]) -> tf.Tensor:
+    """`x` with its first `batch_ndims` dims kept and the rest reshaped to `event_shape` (static ints).
+
+    With at most one batch dim of unknown size, the target shape is a constant (that dim -1):
+    no shape arithmetic in the graph.
+    """
+    event_shape = [int(d) for d in event_shape]
+    if x.shape.rank is not None:
+        batch = x.shape[:batch_ndims].as_list()
+        if sum(d is None for d in batch) <= 1:
+            return tf.reshape(x, [-1 if d is None else d for d in batch] + event_shape)
+    return tf.reshape(x, tf.concat([tf.shape(x)[:batch_ndims], event_shape], axis=0))
 
 
 def call_folded(fn, x: tf.Tensor, event_ndims: int, conditional_input: tf.Tensor | None = None) -> tf.Tensor:

@@ -9,12 +9,15 @@ TFP methods for any other bijector, so the result equals `bijector.forward(x)` a
 """
 from __future__ import annotations
 
+import functools
+import operator
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tensorflow_probability.python.bijectors import chain as _chain_lib, invert as _invert_lib
 
-from tfp_flows.bijectors._base import FusedBijector
+from tfp_flows.bijectors._base import FusedBijector, over_batch, reshape_batch
 
 tfb = tfp.bijectors
 # `tfb.Chain([...])` / `tfb.Invert(b)` return the non-CompositeTensor base classes `_Chain` /
@@ -31,31 +34,79 @@ def walk(bijector: tfb.Bijector, x: tf.Tensor, event_ndims: int, forward: bool =
     bijector receives them as keyword arguments (`conditional_input=c`).
     `conditional_kwargs` builds such a nested dict for a whole flow.
     """
+    log_dets = []
+    y, y_event_ndims = walk_log_dets(bijector, x, event_ndims, forward, log_dets, **kwargs)
+    total = sum_log_dets(log_dets)
+    if total is None or total.shape.rank == 0:  # every part's log-det is shared by all events
+        total = over_batch(total, x, event_ndims)
+    return y, total, y_event_ndims
+
+
+def walk_log_dets(bijector: tfb.Bijector, x: tf.Tensor, event_ndims: int, forward: bool, log_dets: list, **kwargs):
+    """`(y, y_event_ndims)` as `walk`, appending each part's log-det to `log_dets` instead of summing them.
+
+    The log-dets are compact (see `FusedBijector`): one scalar for a part whose log-det is the same
+    for every event (ActNorm, a 1x1 convolution), none for a volume-preserving part (a squeeze, a
+    shift, a reshape); `sum_log_dets` adds them up.
+    """
     if isinstance(bijector, _CHAIN):
         parts = reversed(bijector.bijectors) if forward else bijector.bijectors  # a Chain applies its last first
-        total = None
         for part in parts:
-            x, log_det, event_ndims = walk(part, x, event_ndims, forward, **kwargs.get(part.name, {}))
-            total = log_det if total is None else total + log_det
-        return x, (tf.zeros([], x.dtype) if total is None else total), event_ndims
+            x, event_ndims = walk_log_dets(part, x, event_ndims, forward, log_dets, **kwargs.get(part.name, {}))
+        return x, event_ndims
     if isinstance(bijector, _INVERT):
-        return walk(bijector.bijector, x, event_ndims, not forward, **kwargs)
+        return walk_log_dets(bijector.bijector, x, event_ndims, not forward, log_dets, **kwargs)
     if isinstance(bijector, FusedBijector):
-        if forward:
-            y, log_det = bijector._forward_and_log_det(x, **kwargs)
-            min_ndims, out_ndims = bijector.forward_min_event_ndims, bijector.forward_event_ndims(event_ndims)
-        else:
-            y, log_det = bijector._inverse_and_log_det(x, **kwargs)
-            min_ndims, out_ndims = bijector.inverse_min_event_ndims, bijector.inverse_event_ndims(event_ndims)
+        min_ndims = bijector.forward_min_event_ndims if forward else bijector.inverse_min_event_ndims
+        out_ndims = bijector.forward_event_ndims(event_ndims) if forward else bijector.inverse_event_ndims(event_ndims)
         extra = event_ndims - min_ndims  # log-dets are per minimal event: sum the rest of the event
         if extra > 0:
+            y, log_det = (bijector._forward_and_log_det if forward else bijector._inverse_and_log_det)(x, **kwargs)
             log_det = tf.reduce_sum(log_det, axis=list(range(-extra, 0)))
-        return y, log_det, out_ndims
+        else:
+            y, log_det = (bijector._forward_and_compact_log_det if forward else bijector._inverse_and_compact_log_det)(x, **kwargs)
+        if log_det is not None:
+            log_dets.append(log_det)
+        return y, out_ndims
+    if not kwargs and type(bijector) is tfb.Shift:  # volume-preserving: what TFP computes, without its machinery
+        shift = tf.convert_to_tensor(bijector.shift)
+        if shift.shape.rank is not None and shift.shape.rank <= event_ndims:  # the shift stays within the event
+            return (x + shift if forward else x - shift), event_ndims
+    if not kwargs and type(bijector) is tfb.Reshape and x.shape.rank is not None:
+        out_shape = bijector.forward_event_shape(x.shape) if forward else bijector.inverse_event_shape(x.shape)
+        in_ndims = bijector.forward_min_event_ndims if forward else bijector.inverse_min_event_ndims
+        batch_ndims = x.shape.rank - in_ndims
+        if out_shape.rank is not None and out_shape[batch_ndims:].is_fully_defined():
+            y = reshape_batch(x, batch_ndims, out_shape[batch_ndims:])
+            return y, (bijector.forward_event_ndims if forward else bijector.inverse_event_ndims)(event_ndims)
     if forward:
         y = bijector.forward(x, **kwargs)
-        return y, bijector.forward_log_det_jacobian(x, event_ndims, **kwargs), bijector.forward_event_ndims(event_ndims)
+        log_dets.append(bijector.forward_log_det_jacobian(x, event_ndims, **kwargs))
+        return y, bijector.forward_event_ndims(event_ndims)
     y = bijector.inverse(x, **kwargs)
-    return y, bijector.inverse_log_det_jacobian(x, event_ndims, **kwargs), bijector.inverse_event_ndims(event_ndims)
+    log_dets.append(bijector.inverse_log_det_jacobian(x, event_ndims, **kwargs))
+    return y, bijector.inverse_event_ndims(event_ndims)
+
+
+def sum_log_dets(log_dets: list) -> tf.Tensor | None:
+    """The sum of compact log-dets (see `walk_log_dets`); None when there are none.
+
+    The per-example ones (same static shape) are added by one `tf.add_n`, whose gradient adds
+    no op: `a + b` of two `[None]` tensors adds a dynamic broadcast reduction to the gradient
+    of each. The scalars shared by every event are added after.
+    """
+    shared = [t for t in log_dets if t.shape.rank == 0]
+    batched = [t for t in log_dets if t.shape.rank != 0]
+    total = None
+    if batched:
+        if len(batched) > 1 and batched[0].shape.rank is not None and all(t.shape == batched[0].shape for t in batched):
+            total = tf.add_n(batched)
+        else:
+            total = functools.reduce(operator.add, batched)
+    if shared:
+        scalar = tf.add_n(shared) if len(shared) > 1 else shared[0]
+        total = scalar if total is None else total + scalar
+    return total
 
 
 def conditional_kwargs(bijector: tfb.Bijector, conditional_input) -> dict:

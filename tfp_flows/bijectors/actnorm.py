@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch, positions_of
 
 DEFAULT_MIN_STD = 0.1
 
@@ -107,21 +107,26 @@ class ActNorm(FusedBijector):
         std = tf.maximum(tf.sqrt(variance), tf.cast(min_std, batch.dtype))
         return -mean, -tf.math.log(std)
 
-    def _positions(self, x):
-        spatial = tf.shape(x)[tf.rank(x) - self._event_ndims : tf.rank(x) - 1]
-        return tf.cast(tf.reduce_prod(spatial), x.dtype)
-
     def _apply(self, x, forward: bool, what: str):
+        """`(output, log-det)`, the log-det one scalar for every event (see `FusedBijector`)."""
         check_event_shape(x, [None] * (self._event_ndims - 1) + [self._shift.shape[0]], "ActNorm", what)
         x = maybe_check_finite(x, self.validate_args, "ActNorm", what)
         shift, log_scale = tf.convert_to_tensor(self._shift), tf.convert_to_tensor(self._log_scale)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), self._positions(x) * tf.reduce_sum(log_scale))
+        log_det = positions_of(x, self._event_ndims) * tf.reduce_sum(log_scale)
         if forward:
             return (x + shift) * tf.exp(log_scale), log_det
         return x * tf.exp(-log_scale) - shift, -log_det
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, True, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, False, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)

@@ -1,11 +1,13 @@
 """Glow's ActNorm followed by its invertible 1x1 convolution, folded into one affine map per position."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import tensorflow as tf
 
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, check_event_shape, maybe_check_finite, over_batch, positions_of, reshape_as
 from tfp_flows.bijectors.actnorm import ActNorm
-from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv
+from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv, log_abs_det_and_matrix
 
 
 class FoldedActNormConv1x1(FusedBijector):
@@ -23,7 +25,8 @@ class FoldedActNormConv1x1(FusedBijector):
     both directions and in their gradients. The C x C matrices `M`, `M^-1` and the bias
     `M b` are computed from the parameters on each call: O(C^3), nothing next to the
     O(N H W C^2) matmul. `W^-1` and `log|det W|` come from the convolution's own LU factors
-    (two triangular solves) or QR, as `Invertible1x1Conv` computes them.
+    (two triangular solves) or QR, as `Invertible1x1Conv` computes them. `fold_steps` folds
+    several pairs whose matrices are computed together (Glow's steps of one level).
 
     Why not `tfb.ScaleMatvecLU` + `tfb.Shift`: that solves per position in the inverse and
     keeps two passes over the tensor.
@@ -75,6 +78,7 @@ class FoldedActNormConv1x1(FusedBijector):
                 f"convolution's {conv.dtype.name}."
             )
         self._actnorm, self._conv = actnorm, conv
+        self._stack, self._stack_index = None, None  # set by `fold_steps`
         self._event_ndims = conv.forward_min_event_ndims
         super().__init__(
             forward_min_event_ndims=self._event_ndims,
@@ -100,28 +104,105 @@ class FoldedActNormConv1x1(FusedBijector):
         channels = self._conv.channels
         check_event_shape(x, [None] * (self._event_ndims - 1) + [channels], "FoldedActNormConv1x1", what)
         x = maybe_check_finite(x, self.validate_args, "FoldedActNormConv1x1", what)
-        shift = tf.convert_to_tensor(self._actnorm.shift)
-        log_scale = tf.convert_to_tensor(self._actnorm.log_scale)
-        log_abs_det_w, inverse_weight = self._conv._log_abs_det_and_inverse_weight(need_inverse=not forward)
-        # `matrix` is M (forward) or M^-1 (inverse); every position's channel row `v` maps to
-        # `v @ matrix^T`, one matmul with the transpose inside it (a standalone transpose of a
-        # small matrix is slower than the matmul on CPU), then one bias add.
-        if forward:
-            matrix = self._conv.weight() * tf.exp(log_scale)  # W diag(s): column k times s_k
-            bias = tf.linalg.matvec(matrix, shift)  # M b, on the C x C side
+        if self._stack is not None and not tf.executing_eagerly():
+            matrix, bias, log_det = self._stack.parameters(self._stack_index, forward)
         else:
-            matrix = inverse_weight * tf.expand_dims(tf.exp(-log_scale), -1)  # diag(1/s) W^-1: row k over s_k
-            bias = -shift
+            matrix, bias, log_det = folded_parameters(
+                tf.convert_to_tensor(self._actnorm.shift), tf.convert_to_tensor(self._actnorm.log_scale),
+                self._conv._read_parameters(), forward,
+            )
+        # Every position's channel row `v` maps to `v @ matrix^T`, one matmul with the transpose
+        # inside it (a standalone transpose of a small matrix is slower than the matmul on CPU),
+        # then one bias add.
         flat = tf.reshape(x, [-1, channels])
-        out = tf.reshape(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), tf.shape(x))
-        out.set_shape(x.shape)
-        rank = tf.rank(x)
-        positions = tf.cast(tf.reduce_prod(tf.shape(x)[rank - self._event_ndims : rank - 1]), x.dtype)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), positions * (tf.reduce_sum(log_scale) + log_abs_det_w))
-        return out, (log_det if forward else -log_det)
+        out = reshape_as(tf.nn.bias_add(tf.matmul(flat, matrix, transpose_b=True), bias), x)
+        log_det = positions_of(x, self._event_ndims) * log_det
+        return out, (log_det if forward else -log_det)  # one scalar for every event (see `FusedBijector`)
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, True, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, False, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)
+
+
+def folded_parameters(shift, log_scale, conv_parameters: dict, forward: bool):
+    """`(M, M b, sum(log_s) + log|det W|)` (`forward`) or `(M^-1, -b, sum(log_s) + log|det W|)`.
+
+    `shift` `b` and `log_scale` `log_s` (`[..., C]`) are the ActNorm's, `conv_parameters`
+    the 1x1 convolution's (`Invertible1x1Conv._read_parameters`); leading dims stack several folds.
+    """
+    log_abs_det_w, weight = log_abs_det_and_matrix(conv_parameters, forward)
+    if forward:
+        scale = tf.exp(log_scale)
+        matrix = weight * (scale if scale.shape.rank == 1 else tf.expand_dims(scale, -2))  # W diag(s): column k times s_k
+        bias = tf.linalg.matvec(matrix, shift)  # M b, on the C x C side
+    else:
+        matrix = weight * tf.expand_dims(tf.exp(-log_scale), -1)  # M^-1 = diag(1/s) W^-1: row k over s_k
+        bias = -shift
+    return matrix, bias, tf.reduce_sum(log_scale, axis=-1) + log_abs_det_w
+
+
+def fold_steps(actnorms: Sequence[ActNorm], convs: Sequence[Invertible1x1Conv]) -> list[FoldedActNormConv1x1]:
+    """`FoldedActNormConv1x1(actnorm, conv)` of each pair, their C x C matrices computed together.
+
+    The steps of one Glow level all fold pairs of one channel count. In a graph (`fit`, a
+    `tf.function`), the first fold that runs computes the matrices of all of them as one stacked
+    computation, once per direction, and the others take theirs from it: a level of K steps
+    traces one op per stage instead of K, in the pass and in its gradient, with the same
+    arithmetic. Eagerly each fold computes its own. Pairs that cannot stack (other channel
+    counts, dtypes or parametrisations) are folded one by one.
+
+    >>> import tensorflow as tf
+    >>> from tfp_flows.bijectors import ActNorm, Invertible1x1Conv
+    >>> from tfp_flows.bijectors.actnorm_conv1x1 import fold_steps
+    >>> pairs = [(ActNorm([0.1, 0.2], [0.0, 0.3]), Invertible1x1Conv(**Invertible1x1Conv.initial_lu(2, seed=s))) for s in range(3)]
+    >>> folds = fold_steps(*zip(*pairs))
+    >>> run = tf.function(lambda x: [f.forward(x) for f in folds])
+    >>> x = tf.ones([1, 2, 2, 2])
+    >>> all(float(tf.reduce_max(tf.abs(a - f.forward(x)))) < 1e-6 for a, f in zip(run(x), folds))
+    True
+
+    Raises:
+      ValueError: as `FoldedActNormConv1x1`, for a pair that does not fold.
+    """
+    folds = [FoldedActNormConv1x1(actnorm, conv) for actnorm, conv in zip(actnorms, convs)]
+    kinds = {(f.conv.channels, f.dtype, f.conv.is_lu, f.forward_min_event_ndims) for f in folds}
+    if len(folds) > 1 and len(kinds) == 1:
+        stack = _StackedFolds(folds)
+        for index, fold in enumerate(folds):
+            fold._stack, fold._stack_index = stack, index
+    return folds
+
+
+class _StackedFolds:
+    """The parameters of several folds, computed together once per graph, replica and direction.
+
+    Results are kept only for graphs (a traced pass reads every parameter once, where it
+    starts); eagerly each fold computes its own, so a later update of the variables is always seen.
+    """
+
+    def __init__(self, folds: list[FoldedActNormConv1x1]):
+        self._folds = folds
+        self._computed = {}
+
+    def parameters(self, index: int, forward: bool):
+        key = (tf.compat.v1.get_default_graph(), tf.distribute.get_replica_context(), forward)
+        if key not in self._computed:
+            conv_parameters = [fold.conv._read_parameters() for fold in self._folds]
+            matrices, biases, log_dets = folded_parameters(
+                tf.stack([tf.convert_to_tensor(fold.actnorm.shift) for fold in self._folds]),
+                tf.stack([tf.convert_to_tensor(fold.actnorm.log_scale) for fold in self._folds]),
+                {name: tf.stack([p[name] for p in conv_parameters]) for name in conv_parameters[0]},
+                forward,
+            )
+            self._computed[key] = list(zip(tf.unstack(matrices), tf.unstack(biases), tf.unstack(log_dets)))
+        return self._computed[key][index]

@@ -104,7 +104,9 @@ class AffineCoupling(Coupling):
 
     def _couple(self, x_b, params):
         shift, log_scale = self._shift_and_log_scale(params)
-        return x_b * tf.exp(log_scale) + shift, log_scale
+        # `add_n` of two tensors of one shape is `+` with a gradient of no op; `+` with an unknown batch
+        # size reduces through a dynamic broadcast in its gradient.
+        return tf.add_n([x_b * tf.exp(log_scale), shift]), log_scale
 
     def _uncouple(self, y_b, params):
         shift, log_scale = self._shift_and_log_scale(params)

@@ -136,7 +136,7 @@ class Coupling(FusedBijector, abc.ABC):
                 "and a conditioner taking (x_a, conditional_input=c)."
             )
 
-    def _apply(self, x: tf.Tensor, hook, what: str, conditional_input=None):
+    def _apply(self, x: tf.Tensor, hook, what: str, conditional_input=None, compact: bool = False):
         x = self._check(x, what)
         self._check_condition(conditional_input)
         if conditional_input is not None:
@@ -146,8 +146,8 @@ class Coupling(FusedBijector, abc.ABC):
         x_a, x_b = self._mask.split(x)
         y_b, elementwise = hook(x_b, self._params(x_a, x.dtype, conditional_input))
         y = self._mask.merge(x_a, y_b)
-        if elementwise is None:
-            return y, zeros_over_batch(x, len(self.event_shape))
+        if elementwise is None:  # volume-preserving: a compact log-det is None (see `FusedBijector`)
+            return y, (None if compact else zeros_over_batch(x, len(self.event_shape)))
         return y, self._mask.sum_log_det(elementwise)
 
     def _forward_and_log_det(self, x, conditional_input=None):
@@ -155,3 +155,9 @@ class Coupling(FusedBijector, abc.ABC):
 
     def _inverse_and_log_det(self, y, conditional_input=None):
         return self._apply(y, self._uncouple, "y", conditional_input)
+
+    def _forward_and_compact_log_det(self, x, conditional_input=None):
+        return self._apply(x, self._couple, "x", conditional_input, compact=True)
+
+    def _inverse_and_compact_log_det(self, y, conditional_input=None):
+        return self._apply(y, self._uncouple, "y", conditional_input, compact=True)

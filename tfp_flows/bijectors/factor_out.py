@@ -7,8 +7,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows import _checks
-from tfp_flows.bijectors._base import FusedBijector, batch_shape_of, broadcast_condition, call_folded, check_event_shape, maybe_check_finite, variables_of
-from tfp_flows.bijectors._walk import walk
+from tfp_flows.bijectors._base import (
+    FusedBijector, batch_shape_of, broadcast_condition, call_folded, check_event_shape, maybe_check_finite, over_batch, reshape_batch,
+    variables_of,
+)
+from tfp_flows.bijectors._walk import sum_log_dets, walk_log_dets
 
 tfb = tfp.bijectors
 
@@ -148,41 +151,63 @@ class FactorOut(FusedBijector):
         mean, log_sigma = tf.split(tf.cast(params, dtype), 2, axis=-1)
         return mean, log_sigma
 
-    def _forward_and_log_det(self, z, conditional_input=None, **inner_kwargs):
+    def _forward_and_compact_log_det(self, z, conditional_input=None, **inner_kwargs):
         check_event_shape(z, (self.latent_size,), "FactorOut", "z")
         z = maybe_check_finite(z, self.validate_args, "FactorOut", "z")
         self._check_condition(conditional_input)
         if conditional_input is not None:
             z, conditional_input = broadcast_condition(z, 1, conditional_input, "FactorOut", self.validate_args)
-        batch_shape = batch_shape_of(z, 1)
-        eps, z_inner = z[..., : self._num_out], z[..., self._num_out :]
-        h_kept, log_det, _ = walk(self._inner, z_inner, 1, forward=True, **inner_kwargs)
-        h_out = tf.reshape(eps, tf.concat([batch_shape, self._out_shape], axis=0))
+        eps, z_inner = tf.split(z, [self._num_out, self._inner_size], axis=-1)
+        log_dets = []
+        h_kept, _ = walk_log_dets(self._inner, z_inner, 1, True, log_dets, **inner_kwargs)
+        h_out = self._unflatten(eps, z, 1, self._out_shape)
         mean, log_sigma = self._prior_params(h_kept, z.dtype, conditional_input)
         if mean is not None:
             h_out = mean + tf.exp(log_sigma) * h_out
-            log_det = log_det + tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
+            log_dets.append(tf.reduce_sum(log_sigma, axis=[-3, -2, -1]))
         h = tf.concat([h_kept, h_out], axis=-1)
         h.set_shape(z.shape[:-1].concatenate(self._event_shape))
-        return h, log_det + tf.zeros(batch_shape, z.dtype)
+        return h, sum_log_dets(log_dets)
 
-    def _inverse_and_log_det(self, h, conditional_input=None, **inner_kwargs):
+    def _inverse_and_compact_log_det(self, h, conditional_input=None, **inner_kwargs):
         check_event_shape(h, self._event_shape, "FactorOut", "y")
         h = maybe_check_finite(h, self.validate_args, "FactorOut", "y")
         self._check_condition(conditional_input)
         if conditional_input is not None:
             h, conditional_input = broadcast_condition(h, 3, conditional_input, "FactorOut", self.validate_args)
-        batch_shape = batch_shape_of(h, 3)
-        h_kept, h_out = h[..., : self._kept_shape[-1]], h[..., self._kept_shape[-1] :]
-        z_inner, log_det, _ = walk(self._inner, h_kept, 3, forward=False, **inner_kwargs)
+        h_kept, h_out = tf.split(h, [self._kept_shape[-1], self._out_shape[-1]], axis=-1)
+        log_dets = []
+        z_inner, _ = walk_log_dets(self._inner, h_kept, 3, False, log_dets, **inner_kwargs)
         mean, log_sigma = self._prior_params(h_kept, h.dtype, conditional_input)
         if mean is not None:
             h_out = (h_out - mean) * tf.exp(-log_sigma)
-            log_det = log_det - tf.reduce_sum(log_sigma, axis=[-3, -2, -1])
-        eps = tf.reshape(h_out, tf.concat([batch_shape, [self._num_out]], axis=0))
+            log_dets.append(-tf.reduce_sum(log_sigma, axis=[-3, -2, -1]))
+        eps = self._unflatten(h_out, h, 3, (self._num_out,))
         z = tf.concat([eps, z_inner], axis=-1)
         z.set_shape(h.shape[:-3].concatenate([self.latent_size]))
-        return z, log_det + tf.zeros(batch_shape, h.dtype)
+        return z, sum_log_dets(log_dets)
+
+    @staticmethod
+    def _unflatten(x, like, like_event_ndims, event_shape):
+        """`x` reshaped to the batch shape of `like` (whose event has `like_event_ndims` dims) then `event_shape`."""
+        if like.shape.rank is not None:
+            return reshape_batch(x, like.shape.rank - like_event_ndims, event_shape)
+        return tf.reshape(x, tf.concat([batch_shape_of(like, like_event_ndims), event_shape], axis=0))
+
+    def _forward_and_log_det(self, z, conditional_input=None, **inner_kwargs):
+        h, log_det = self._forward_and_compact_log_det(z, conditional_input, **inner_kwargs)
+        return h, self._batched(log_det, z, 1)
+
+    def _inverse_and_log_det(self, h, conditional_input=None, **inner_kwargs):
+        z, log_det = self._inverse_and_compact_log_det(h, conditional_input, **inner_kwargs)
+        return z, self._batched(log_det, h, 3)
+
+    @staticmethod
+    def _batched(log_det, x, event_ndims):
+        # Every batch member's log-det, as TFP's contract wants (the compact one may be a scalar or None).
+        if log_det is None or log_det.shape.rank == 0:
+            return over_batch(log_det, x, event_ndims)
+        return log_det + tf.zeros(batch_shape_of(x, event_ndims), x.dtype)
 
     def _forward_event_shape(self, input_shape):
         return tf.TensorShape(input_shape)[:-1].concatenate(self._event_shape)

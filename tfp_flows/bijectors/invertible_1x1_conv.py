@@ -7,7 +7,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
 from tfp_flows import _checks
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch, positions_of
 
 
 class Invertible1x1Conv(FusedBijector):
@@ -193,56 +193,76 @@ class Invertible1x1Conv(FusedBijector):
 
     def weight(self) -> tf.Tensor:
         """The C x C matrix `W`."""
-        if not self._is_lu:
-            return tf.convert_to_tensor(self._matrix)
-        lower, upper = self._triangular_factors()
-        # P @ A with P = eye[permutation] is A's rows gathered: no matmul.
-        return tf.gather(tf.matmul(lower, upper), self._permutation)
+        return log_abs_det_and_matrix(self._read_parameters(), forward=True)[1]
 
-    def _triangular_factors(self):
-        eye = tf.eye(self._channels, dtype=self._log_scale.dtype)
-        lower = tf.linalg.band_part(tf.convert_to_tensor(self._lower), -1, 0) * (1.0 - eye) + eye
-        diag = tf.convert_to_tensor(self._sign) * tf.exp(tf.convert_to_tensor(self._log_scale))
-        upper = tf.linalg.band_part(tf.convert_to_tensor(self._upper), 0, -1) * (1.0 - eye) + tf.linalg.diag(diag)
-        return lower, upper
+    def _read_parameters(self) -> dict:
+        """The parameters as tensors, read now: the LU factors (`lower`, `upper`, `log_scale`, `sign`,
+        `permutation`) or the plain `matrix`."""
+        if not self._is_lu:
+            return dict(matrix=tf.convert_to_tensor(self._matrix))
+        parts = dict(lower=self._lower, upper=self._upper, log_scale=self._log_scale, sign=self._sign, permutation=self._permutation)
+        return {key: tf.convert_to_tensor(value) for key, value in parts.items()}
 
     def _log_abs_det_and_inverse_weight(self, need_inverse: bool):
-        if self._is_lu:
-            log_abs_det = tf.reduce_sum(tf.convert_to_tensor(self._log_scale))
-            if not need_inverse:
-                return log_abs_det, None
-            lower, upper = self._triangular_factors()
-            # W^-1 = U^-1 L^-1 P^T, P^T = eye[:, permutation]: gathered columns, not a transpose
-            # (oneDNN's transpose of a small matrix costs more than the two solves on CPU).
-            perm_t = tf.gather(tf.eye(self._channels, dtype=lower.dtype), self._permutation, axis=1)
-            inv = tf.linalg.triangular_solve(lower, perm_t, lower=True)
-            return log_abs_det, tf.linalg.triangular_solve(upper, inv, lower=False)
-        q, r = tf.linalg.qr(tf.convert_to_tensor(self._matrix))
-        log_abs_det = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
-        if not need_inverse:
-            return log_abs_det, None
-        # R^-1 Q^T with the transpose inside the matmul (no standalone transpose op).
-        r_inverse = tf.linalg.triangular_solve(r, tf.eye(self._channels, dtype=r.dtype), lower=False)
-        return log_abs_det, tf.matmul(r_inverse, q, transpose_b=True)
-
-    def _positions(self, x):
-        rank = tf.rank(x)
-        return tf.cast(tf.reduce_prod(tf.shape(x)[rank - self._event_ndims : rank - 1]), x.dtype)
+        log_abs_det, matrix = log_abs_det_and_matrix(self._read_parameters(), forward=not need_inverse)
+        return log_abs_det, (matrix if need_inverse else None)
 
     def _apply(self, x, forward: bool, what: str):
+        """`(output, log-det)`, the log-det one scalar for every event (see `FusedBijector`)."""
         check_event_shape(x, [None] * (self._event_ndims - 1) + [self._channels], "Invertible1x1Conv", what)
         x = maybe_check_finite(x, self.validate_args, "Invertible1x1Conv", what)
-        log_abs_det, inverse_weight = self._log_abs_det_and_inverse_weight(need_inverse=not forward)
-        matrix = self.weight() if forward else inverse_weight
+        log_abs_det, matrix = log_abs_det_and_matrix(self._read_parameters(), forward)
         # out[..., c] = sum_k matrix[c, k] x[..., k]: one matmul over all positions.
         out = tf.tensordot(x, matrix, axes=[[-1], [1]])
         out.set_shape(x.shape)
-        log_det = tf.fill(batch_shape_of(x, self._event_ndims), self._positions(x) * log_abs_det)
+        log_det = positions_of(x, self._event_ndims) * log_abs_det
         return out, (log_det if forward else -log_det)
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, True, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, False, "y")
 
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)
+
+
+
+def log_abs_det_and_matrix(parameters: dict, forward: bool) -> tuple[tf.Tensor, tf.Tensor]:
+    """`(log|det W|, W)` (`forward`) or `(log|det W|, W^-1)` from `Invertible1x1Conv` parameters.
+
+    `parameters` holds the LU factors (`lower`, `upper` `[..., C, C]`; `log_scale`, `sign`,
+    `permutation` `[..., C]`) or a plain `matrix` `[..., C, C]`; leading dims stack several
+    convolutions, computed together.
+    """
+    if "matrix" in parameters:
+        matrix = parameters["matrix"]
+        q, r = tf.linalg.qr(matrix)
+        log_abs_det = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))), axis=-1)
+        if forward:
+            return log_abs_det, matrix
+        # R^-1 Q^T with the transpose inside the matmul (no standalone transpose op).
+        eye = np.eye(r.shape[-1], dtype=r.dtype.as_numpy_dtype)
+        r_inverse = tf.linalg.triangular_solve(r, eye if r.shape.rank == 2 else tf.broadcast_to(eye, tf.shape(r)), lower=False)
+        return log_abs_det, tf.matmul(r_inverse, q, transpose_b=True)
+    log_scale, permutation = parameters["log_scale"], parameters["permutation"]
+    log_abs_det = tf.reduce_sum(log_scale, axis=-1)
+    # The masks are constants (numpy), not ops built on every call: `x * 1 = x`, `x * 0 = 0`.
+    eye = np.eye(log_scale.shape[-1], dtype=log_scale.dtype.as_numpy_dtype)
+    strictly_lower = np.tril(np.ones_like(eye), -1)
+    lower = parameters["lower"] * strictly_lower + eye
+    upper = parameters["upper"] * strictly_lower.T + tf.linalg.diag(parameters["sign"] * tf.exp(log_scale))
+    if forward:
+        # P @ A with P = eye[permutation] is A's rows gathered: no matmul.
+        return log_abs_det, tf.gather(tf.matmul(lower, upper), permutation, axis=-2, batch_dims=permutation.shape.rank - 1)
+    # W^-1 = U^-1 L^-1 P^T with P^T[j, i] = (permutation[i] == j): a one-hot, not a transpose
+    # (oneDNN's transpose of a small matrix costs more than the two solves on CPU).
+    perm_t = tf.one_hot(permutation, eye.shape[0], axis=permutation.shape.rank - 1, dtype=lower.dtype)
+    inverse = tf.linalg.triangular_solve(lower, perm_t, lower=True)
+    return log_abs_det, tf.linalg.triangular_solve(upper, inverse, lower=False)

@@ -110,12 +110,13 @@ class ChannelMask(Mask):
         return self.event_shape[:-1] + (len(self._b_idx),)
 
     def split(self, x):
-        na = len(self._a_idx)
-        if self._a_first:
-            return x[..., :na], x[..., na:]
+        na, nb = len(self._a_idx), len(self._b_idx)
+        if self._a_first:  # one split op (and one concat in its gradient) rather than two slices
+            x_a, x_b = tf.split(x, [na, nb], axis=-1)
+            return x_a, x_b
         if self._b_first:
-            nb = len(self._b_idx)
-            return x[..., nb:], x[..., :nb]
+            x_b, x_a = tf.split(x, [nb, na], axis=-1)
+            return x_a, x_b
         return tf.gather(x, self._a_idx, axis=-1), tf.gather(x, self._b_idx, axis=-1)
 
     def merge(self, x_a, x_b):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, batch_shape_of, check_event_shape, maybe_check_finite
+from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch
 
 tfb = tfp.bijectors
 
@@ -60,13 +60,20 @@ class Scaling(FusedBijector):
     def _apply(self, x, sign, what):
         check_event_shape(x, self._log_scale.shape.as_list(), "Scaling", what)
         x = maybe_check_finite(x, self.validate_args, "Scaling", what)
-        ndims = self.forward_min_event_ndims
         log_scale = tf.convert_to_tensor(self._log_scale)
-        log_det = tf.fill(batch_shape_of(x, ndims), sign * tf.reduce_sum(log_scale))
-        return x * tf.exp(sign * log_scale), log_det
+        # one scalar for every event (see `FusedBijector`)
+        return x * tf.exp(sign * log_scale), sign * tf.reduce_sum(log_scale)
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         return self._apply(x, 1.0, "x")
 
-    def _inverse_and_log_det(self, y):
+    def _inverse_and_compact_log_det(self, y):
         return self._apply(y, -1.0, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, 1.0, "x")
+        return y, over_batch(log_det, x, self.forward_min_event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, -1.0, "y")
+        return x, over_batch(log_det, y, self.forward_min_event_ndims)

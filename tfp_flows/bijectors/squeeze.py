@@ -52,6 +52,8 @@ class Squeeze(FusedBijector):
 
     def _check(self, x, what):
         check_event_shape(x, [None, None, None], "Squeeze", what)
+        if x.shape.rank is None:  # checked by the ops at run time
+            return
         height, width, channels = x.shape[-3:]
         f = self._factor
         if what == "x" and ((height is not None and height % f) or (width is not None and width % f)):
@@ -65,20 +67,26 @@ class Squeeze(FusedBijector):
             )
 
     def _rearrange(self, x, op):
+        if x.shape.rank == 4:  # one batch dimension, what the op takes: no reshapes
+            return op(x, self._factor)
         batch_shape = batch_shape_of(x, 3)
         event_shape = tf.shape(x)[-3:]
         out = op(tf.reshape(x, tf.concat([[-1], event_shape], axis=0)), self._factor)
         return tf.reshape(out, tf.concat([batch_shape, tf.shape(out)[-3:]], axis=0))
 
-    def _forward_and_log_det(self, x):
+    def _forward_and_compact_log_det(self, x):
         self._check(x, "x")
-        y = self._rearrange(x, tf.nn.space_to_depth)
-        return _with_static_event(y, x, self._factor, True), zeros_over_batch(x, 3)
+        return _with_static_event(self._rearrange(x, tf.nn.space_to_depth), x, self._factor, True), None
+
+    def _inverse_and_compact_log_det(self, y):
+        self._check(y, "y")
+        return _with_static_event(self._rearrange(y, tf.nn.depth_to_space), y, self._factor, False), None
+
+    def _forward_and_log_det(self, x):
+        return self._forward_and_compact_log_det(x)[0], zeros_over_batch(x, 3)
 
     def _inverse_and_log_det(self, y):
-        self._check(y, "y")
-        x = self._rearrange(y, tf.nn.depth_to_space)
-        return _with_static_event(x, y, self._factor, False), zeros_over_batch(y, 3)
+        return self._inverse_and_compact_log_det(y)[0], zeros_over_batch(y, 3)
 
     def _forward_event_shape(self, input_shape):
         return _squeezed(input_shape, self._factor, True)

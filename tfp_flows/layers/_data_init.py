@@ -27,3 +27,10 @@ class DataInitBijector(FusedBijector):
 
     def _inverse_and_log_det(self, y):
         return self._current()._inverse_and_log_det(y)
+
+    def _forward_and_compact_log_det(self, x):
+        self._initialize_fn(x)
+        return self._current()._forward_and_compact_log_det(x)
+
+    def _inverse_and_compact_log_det(self, y):
+        return self._current()._inverse_and_compact_log_det(y)

@@ -61,9 +61,7 @@ class ActNormLayer(keras.layers.Layer):
 
     def bijector(self) -> FusedBijector:
         if self.initializing:
-            return DataInitBijector(
-                lambda x: self.initialize(x, force=True), self._current, self.event_ndims, f"{self.name}_init"
-            )
+            return DataInitBijector(self._assign_from, self._current, self.event_ndims, f"{self.name}_init")
         return self._current()
 
     def _current(self) -> ActNorm:
@@ -76,13 +74,20 @@ class ActNormLayer(keras.layers.Layer):
         `batch` is the input of the normalising (forward) direction; the returned tensor
         is `bijector().forward(batch)`, what the next layer sees.
         """
+        return self._current().forward(self._assign_from(batch, force))
+
+    def _assign_from(self, batch: tf.Tensor, force: bool = True) -> tf.Tensor:
+        """Sets the weights from `batch` (if `force` or not yet initialised); returns `batch` in the weights' dtype."""
         batch = tf.cast(batch, self.variable_dtype)
         shift, log_scale = ActNorm.initial_parameters(batch, self.event_ndims, self.min_std)
-        needed = tf.logical_or(tf.constant(force), tf.equal(self.initialized, 0.0))
-        self.shift.assign(tf.where(needed, shift, tf.convert_to_tensor(self.shift)))
-        self.log_scale.assign(tf.where(needed, log_scale, tf.convert_to_tensor(self.log_scale)))
+        if not force:  # decided in the graph: `initialize` also runs inside `tf.function`
+            needed = tf.equal(self.initialized, 0.0)
+            shift = tf.where(needed, shift, tf.convert_to_tensor(self.shift))
+            log_scale = tf.where(needed, log_scale, tf.convert_to_tensor(self.log_scale))
+        self.shift.assign(shift)
+        self.log_scale.assign(log_scale)
         self.initialized.assign(1.0)
-        return self._current().forward(batch)
+        return batch
 
     def get_config(self):
         config = super().get_config()

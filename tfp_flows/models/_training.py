@@ -23,11 +23,13 @@ class KerasTraining:
 
     def _nll(self, data, training):
         x, labels, context = conditioning.split_batch(self, data, f"{type(self).__name__}.fit")
+        # `dequantize` checks the levels `x`, so `y` needs no second check: it is finite and in [0, 1).
         if not self.condition_dim:
-            log_prob = self.log_prob(self.dequantize(x, noise=True))
+            y, _, _ = self._fold(self.dequantize(x, noise=True), "y", check_values=False)
+            log_prob = self._fast("log_prob", y)
             return -tf.reduce_mean(log_prob), tf.reduce_mean(self._bits_per_dim(log_prob))
         c = conditioning.condition(self, labels, context, f"{type(self).__name__}.fit")
-        y, c, _ = self._fold(self.dequantize(x, noise=True), "y", c)
+        y, c, _ = self._fold(self.dequantize(x, noise=True), "y", c, check_values=False)
         h, log_prob = self._latent_and_log_prob(y, c)
         nll = -tf.reduce_mean(log_prob)
         if self.label_classifier is not None:  # openai/glow's weight_y: a classifier of the latent before the class prior

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows import _checks
-from tfp_flows.bijectors._walk import conditional_kwargs, walk
+from tfp_flows.bijectors._walk import conditional_kwargs, sum_log_dets, walk_log_dets
 from tfp_flows.layers.conditional_prior import ConditionalPriorLayer
 from tfp_flows.models import conditioning, validation
 from tfp_flows.models._latents import LatentsAndSamples
@@ -285,12 +285,13 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         bijectors/_walk.py); equal to `self.distribution.log_prob(y)`.
         """
         flow = self._fast_flow()
-        h, log_det, _ = walk(flow, y, len(self.event_shape), True, **self._routing(flow, c))
+        log_dets = []  # summed once, at the end (`sum_log_dets`)
+        h, _ = walk_log_dets(flow, y, len(self.event_shape), True, log_dets, **self._routing(flow, c))
         z = h
         if self.conditional_prior is not None:
             z, prior_log_det = self.conditional_prior.bijector()._inverse_and_log_det(h, conditional_input=c)
-            log_det = log_det + prior_log_det
-        return h, self.base_distribution.log_prob(z) + log_det
+            log_dets.append(prior_log_det)
+        return h, sum_log_dets([self.base_distribution.log_prob(z)] + log_dets)
 
     @staticmethod
     def _routing(flow, c) -> dict:
@@ -344,12 +345,17 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
         """Bounds of `y` that `log_prob` and `encode` accept (`low`/`high`); none for a density on all of R^D."""
         return {}
 
-    def _fold(self, y, what, c=None):
-        """`(y [N, *event], c [N, C] or None, batch_shape)`: checked, batches broadcast together and folded."""
+    def _fold(self, y, what, c=None, check_values: bool = True):
+        """`(y [N, *event], c [N, C] or None, batch_shape)`: checked, batches broadcast together and folded.
+
+        `check_values=False` skips the values' check (finite, within `_support()`) for a `y` known
+        to pass it, like one `dequantize` made from checked data.
+        """
         owner = type(self).__name__
         y = validation.as_real_tensor(y, owner, what, self.flow_dtype)
         validation.check_batch(y, self.event_shape, owner, what)
-        y = validation.check_values(y, owner, what, **self._support())
+        if check_values:
+            y = validation.check_values(y, owner, what, **self._support())
         return conditioning.fold_pair(y, self.event_shape, c, owner)
 
     def _fast(self, name: str, folded: tf.Tensor, c: tf.Tensor | None = None, jit_compile: bool | None = None) -> tf.Tensor:

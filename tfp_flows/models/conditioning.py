@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows.bijectors._base import batch_shape_of
 from tfp_flows.models import validation
 from tfp_flows.models._model_support import entry_point
 
@@ -110,8 +111,7 @@ def condition(model, labels, context, owner: str, required: bool = True):
 def fold_pair(x: tf.Tensor, event_shape, c: tf.Tensor | None, owner: str):
     """`(x [N, *event], c [N, D] or None, batch_shape)` with the batches of `x` and `c` broadcast together."""
     event_ndims = len(event_shape)
-    shape = tf.shape(x)
-    batch_shape = shape[: tf.size(shape) - event_ndims]
+    batch_shape = batch_shape_of(x, event_ndims)
     if c is not None:
         x_batch, c_batch = x.shape[: x.shape.rank - event_ndims], c.shape[:-1]
         try:
@@ -126,7 +126,9 @@ def fold_pair(x: tf.Tensor, event_shape, c: tf.Tensor | None, owner: str):
             x = tf.broadcast_to(x, tf.concat([batch_shape, event_shape], 0))
             c = tf.broadcast_to(c, tf.concat([batch_shape, tf.shape(c)[-1:]], 0))
         c = tf.reshape(c, [-1, c.shape[-1]])
-    return tf.reshape(x, (-1,) + tuple(event_shape)), c, batch_shape
+    if x.shape.rank != event_ndims + 1:  # else already [N, *event]
+        x = tf.reshape(x, (-1,) + tuple(event_shape))
+    return x, c, batch_shape
 
 
 def split_batch(model, data, owner: str):

@@ -9,8 +9,7 @@ import tensorflow_probability as tfp
 
 from tfp_flows import _checks
 from tfp_flows.bijectors import (
-    AdditiveCoupling, AffineCoupling, FactorOut, FoldedActNormConv1x1, SplineCoupling, Squeeze, reverse_channels,
-    shuffle_channels,
+    AdditiveCoupling, AffineCoupling, FactorOut, SplineCoupling, Squeeze, fold_steps, reverse_channels, shuffle_channels,
 )
 from tfp_flows.bijectors.spline_coupling import check_spline_knobs
 from tfp_flows.layers import ActNormLayer, GaussianPriorLayer, Invertible1x1ConvLayer
@@ -179,7 +178,7 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
     def _step_bijectors(self, level, fold: bool = False):
         shape = self.level_shapes[level]
         channels = shape[2]
-        out = []
+        actnorms, permutes, couplings = [], [], []
         for step in range(self.steps):
             i = level * self.steps + step
             if self.permutation == "conv1x1":
@@ -198,12 +197,14 @@ class Glow(PresetMixin, DequantizationMixin, FlowModel):
                 coupling = (AffineCoupling if self.coupling == "affine" else AdditiveCoupling)(
                     net, "channel", shape, conditional=self.condition_couplings
                 )
-            actnorm = self.actnorms[i].bijector()
-            if fold:  # x -> W((x + b) exp(log_s)) as one matmul + add (only when `_folds_actnorm`)
-                out += [FoldedActNormConv1x1(actnorm, permute), coupling]
-            else:
-                out += [actnorm, permute, coupling]
-        return out  # data direction, first applied first
+            actnorms.append(self.actnorms[i].bijector())
+            permutes.append(permute)
+            couplings.append(coupling)
+        if fold:  # x -> W((x + b) exp(log_s)) as one matmul + add (only when `_folds_actnorm`), the level's matrices together
+            heads = [[folded] for folded in fold_steps(actnorms, permutes)]
+        else:
+            heads = [[actnorm, permute] for actnorm, permute in zip(actnorms, permutes)]
+        return [part for head, coupling in zip(heads, couplings) for part in head + [coupling]]  # data direction, first applied first
 
     def _folds_actnorm(self) -> bool:
         # While initialising, each ActNorm must see its own input (a `DataInitBijector`), so no fold.

@@ -58,7 +58,12 @@ def check_values(x: tf.Tensor, owner: str, what: str, low: float | None = None, 
             if not bool(ok):
                 raise ValueError(f"{owner}: {message}, got {_describe(x)}.")
         return x
-    asserts = [tf.debugging.Assert(ok, [f"{owner}: {message}; min, max:", tf.reduce_min(x), tf.reduce_max(x)]) for ok, message in conditions]
+    # The raw op, not `tf.debugging.Assert`: that one wraps an assertion with float data in a `tf.cond`
+    # (two more graph functions to trace and lower per check) to spare a GPU copying two scalars.
+    asserts = [
+        tf.raw_ops.Assert(condition=ok, data=[f"{owner}: {message}; min, max:", tf.reduce_min(x), tf.reduce_max(x)], summarize=3)
+        for ok, message in conditions
+    ]
     with tf.control_dependencies(asserts):
         return tf.identity(x)
 

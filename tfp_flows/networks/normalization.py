@@ -49,7 +49,8 @@ class DataInitNorm(keras.layers.Layer):
             self.log_scale.assign(log_scale)
         shift = tf.cast(self.shift, x.dtype)
         log_scale = tf.cast(self.log_scale, x.dtype)
-        return (x + shift) * tf.exp(log_scale)
+        # `bias_add`, not `+`: the same sum, and a gradient of one op (a broadcast `+` reduces through four)
+        return tf.nn.bias_add(x, shift) * tf.exp(log_scale)
 
     def get_config(self):
         config = super().get_config()
