@@ -91,6 +91,29 @@ class FusedBijector(tfb.Bijector):
             return x, self.inverse_log_det_jacobian(y, self.inverse_min_event_ndims, **kwargs)
 
 
+
+class SharedLogDetBijector(FusedBijector):
+    """A `FusedBijector` whose log-det is the same for every event (ActNorm, 1x1 convolutions).
+
+    Subclasses set `self._event_ndims` and implement `_apply(value, forward, what) -> (out,
+    log_det)` with a scalar `log_det`; models' own passes take the scalar as it is, TFP's
+    methods get it spread over the batch.
+    """
+
+    def _forward_and_compact_log_det(self, x):
+        return self._apply(x, True, "x")
+
+    def _inverse_and_compact_log_det(self, y):
+        return self._apply(y, False, "y")
+
+    def _forward_and_log_det(self, x):
+        y, log_det = self._apply(x, True, "x")
+        return y, over_batch(log_det, x, self._event_ndims)
+
+    def _inverse_and_log_det(self, y):
+        x, log_det = self._apply(y, False, "y")
+        return x, over_batch(log_det, y, self._event_ndims)
+
 def variables_of(network) -> tuple:
     """The variables of a Keras layer (or any object with `weights`), as `tf.Variable`s.
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch, positions_of
+from tfp_flows.bijectors._base import SharedLogDetBijector, as_parameter, check_event_shape, maybe_check_finite, positions_of
 
 DEFAULT_MIN_STD = 0.1
 
 
-class ActNorm(FusedBijector):
+class ActNorm(SharedLogDetBijector):
     """Per-channel affine normalisation with data-dependent initialisation.
 
     With per-channel parameters `b` (shift) and `log_s` (log-scale) over the last axis,
@@ -117,16 +117,3 @@ class ActNorm(FusedBijector):
             return (x + shift) * tf.exp(log_scale), log_det
         return x * tf.exp(-log_scale) - shift, -log_det
 
-    def _forward_and_compact_log_det(self, x):
-        return self._apply(x, True, "x")
-
-    def _inverse_and_compact_log_det(self, y):
-        return self._apply(y, False, "y")
-
-    def _forward_and_log_det(self, x):
-        y, log_det = self._apply(x, True, "x")
-        return y, over_batch(log_det, x, self._event_ndims)
-
-    def _inverse_and_log_det(self, y):
-        x, log_det = self._apply(y, False, "y")
-        return x, over_batch(log_det, y, self._event_ndims)

@@ -5,12 +5,12 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from tfp_flows.bijectors._base import FusedBijector, check_event_shape, maybe_check_finite, over_batch, positions_of, reshape_as
+from tfp_flows.bijectors._base import SharedLogDetBijector, check_event_shape, maybe_check_finite, positions_of, reshape_as
 from tfp_flows.bijectors.actnorm import ActNorm
 from tfp_flows.bijectors.invertible_1x1_conv import Invertible1x1Conv, log_abs_det_and_matrix
 
 
-class FoldedActNormConv1x1(FusedBijector):
+class FoldedActNormConv1x1(SharedLogDetBijector):
     """`Invertible1x1Conv(W)` applied after `ActNorm(b, log_s)`, as one matmul and one add.
 
     Both act on the channels of every position (the last axis). With `s = exp(log_s)`,
@@ -119,19 +119,6 @@ class FoldedActNormConv1x1(FusedBijector):
         log_det = positions_of(x, self._event_ndims) * log_det
         return out, (log_det if forward else -log_det)  # one scalar for every event (see `FusedBijector`)
 
-    def _forward_and_compact_log_det(self, x):
-        return self._apply(x, True, "x")
-
-    def _inverse_and_compact_log_det(self, y):
-        return self._apply(y, False, "y")
-
-    def _forward_and_log_det(self, x):
-        y, log_det = self._apply(x, True, "x")
-        return y, over_batch(log_det, x, self._event_ndims)
-
-    def _inverse_and_log_det(self, y):
-        x, log_det = self._apply(y, False, "y")
-        return x, over_batch(log_det, y, self._event_ndims)
 
 
 def folded_parameters(shift, log_scale, conv_parameters: dict, forward: bool):

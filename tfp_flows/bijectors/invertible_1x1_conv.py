@@ -7,10 +7,10 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import parameter_properties
 
 from tfp_flows import _checks
-from tfp_flows.bijectors._base import FusedBijector, as_parameter, check_event_shape, maybe_check_finite, over_batch, positions_of
+from tfp_flows.bijectors._base import SharedLogDetBijector, as_parameter, check_event_shape, maybe_check_finite, positions_of
 
 
-class Invertible1x1Conv(FusedBijector):
+class Invertible1x1Conv(SharedLogDetBijector):
     """A learned linear map `W` (C x C) applied to the channels of every position.
 
     Forward:  `y[..., i, j, :] = W @ x[..., i, j, :]`
@@ -218,19 +218,6 @@ class Invertible1x1Conv(FusedBijector):
         log_det = positions_of(x, self._event_ndims) * log_abs_det
         return out, (log_det if forward else -log_det)
 
-    def _forward_and_compact_log_det(self, x):
-        return self._apply(x, True, "x")
-
-    def _inverse_and_compact_log_det(self, y):
-        return self._apply(y, False, "y")
-
-    def _forward_and_log_det(self, x):
-        y, log_det = self._apply(x, True, "x")
-        return y, over_batch(log_det, x, self._event_ndims)
-
-    def _inverse_and_log_det(self, y):
-        x, log_det = self._apply(y, False, "y")
-        return x, over_batch(log_det, y, self._event_ndims)
 
 
 
