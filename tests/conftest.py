@@ -45,21 +45,26 @@ def random_conditioner(in_channels: int, out_channels: int, seed: int, spatial: 
 def autodiff_log_det(fn, x) -> np.ndarray:
     """log|det J| of `fn` at every batch member of `x` (a tensor [B, *event]) from the full Jacobian.
 
-    One eager backward pass per output (`experimental_use_pfor=False`): TensorFlow's default
-    vectorises them by tracing a new graph on every call, which for these small Jacobians is
-    the slower way (15 s of the suite's CPU time).
+    One backward pass per output, all inside one traced graph (a `tf.while_loop`,
+    `experimental_use_pfor=False`): `fn` and its gradient are traced once per call. Eagerly, the
+    first backward pass through a model's traced entry point (`model.encode`) builds its gradient
+    function, and every later pass runs op by op: 2-3x the CPU time for a whole model. TensorFlow's
+    default (pfor) vectorises the backward passes by rewriting the gradient graph, slower still here.
     """
     import tensorflow as tf
 
     batch = x.shape[0]
-    x_flat = tf.reshape(x, [batch, -1])
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x_flat)
-        y = fn(tf.reshape(x_flat, x.shape))
-        y_flat = tf.reshape(y, [batch, -1])
-    jac = tape.batch_jacobian(y_flat, x_flat, experimental_use_pfor=False)
-    assert jac.shape[1] == jac.shape[2], f"non-square Jacobian {jac.shape}"
-    return tf.linalg.slogdet(jac)[1].numpy()
+
+    @tf.function(autograph=False)
+    def log_det(x_flat):
+        with tf.GradientTape() as tape:
+            tape.watch(x_flat)
+            y_flat = tf.reshape(fn(tf.reshape(x_flat, x.shape)), [batch, -1])
+        jac = tape.batch_jacobian(y_flat, x_flat, experimental_use_pfor=False)
+        assert jac.shape[1] == jac.shape[2], f"non-square Jacobian {jac.shape}"
+        return tf.linalg.slogdet(jac)[1]
+
+    return log_det(tf.reshape(x, [batch, -1])).numpy()
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
@@ -85,28 +90,67 @@ def tolerance(dtype) -> dict:
 TINY_GLOW_TRAIN = ["train", "--model", "glow", "--preset", "tiny", "--batch-size", "256", "--warmup-steps", "2", "--samples", "16"]
 
 
+# Objects built by this worker's shared fixtures (see `shared_directory`), by name.
+_BUILT_HERE: dict = {}
+
+
+def shared_directory(tmp_path_factory, name: str, build):
+    """`<the run's temporary root>/name`, written once per test run by `build(path)` and read by every worker.
+
+    pytest-xdist gives each worker its own session, so a session fixture would otherwise be built once per
+    worker: the first worker to ask builds it under a file lock while the others wait for it, then reuse it.
+    `build`'s return value is kept in `_BUILT_HERE[name]` in the worker that built it.
+    """
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' temporary roots lie side by side in the run's one
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # what a worker that failed half-way left
+            _BUILT_HERE[name] = build(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def trained_tiny_run(tmp_path_factory) -> str:
-    """A tiny Glow trained 2 epochs on digits through the CLI, once per session (read-only: copy it)."""
+    """A tiny Glow trained 2 epochs on digits through the CLI, once per test run (read-only: copy it)."""
     from tfp_flows import cli
 
-    out = str(tmp_path_factory.mktemp("trained") / "run")
-    assert cli.main(TINY_GLOW_TRAIN + ["--epochs", "2", "--output", out]) == 0
-    return out
+    def train(path):
+        assert cli.main(TINY_GLOW_TRAIN + ["--epochs", "2", "--output", str(path / "run")]) == 0
+
+    return str(shared_directory(tmp_path_factory, "trained_tiny_run", train) / "run")
 
 
 @pytest.fixture(scope="session")
 def exported_tiny_glow(tmp_path_factory) -> dict:
-    """A tiny Glow (seed 0, initialised on 128 digits) exported once per session as
-    `<export_dir>/1`: `model`, `path`, `export_dir`. Read-only: copy `export_dir` to change it."""
+    """A tiny Glow (seed 0, initialised on 128 digits) exported once per test run as
+    `<export_dir>/1`: `model`, `path`, `export_dir`. Read-only: copy `export_dir` to change it.
+
+    `model` is the exported model itself in the worker that exported it; other workers load its
+    Keras file (`glow.keras` beside the export), the same weights."""
+    import keras
     from sklearn.datasets import load_digits
 
     from tfp_flows import export, models
 
-    model = models.Glow.from_preset("tiny", seed=0)
-    model.initialize(load_digits().images[:128, :, :, None].astype(np.float32))
-    export_dir = tmp_path_factory.mktemp("exported_tiny_glow")
-    return dict(model=model, path=export.save(model, str(export_dir), version=1), export_dir=str(export_dir))
+    def build(path):
+        model = models.Glow.from_preset("tiny", seed=0)
+        model.initialize(load_digits().images[:128, :, :, None].astype(np.float32))
+        export.save(model, str(path / "export"), version=1)
+        model.save(path / "glow.keras")
+        return model
+
+    path = shared_directory(tmp_path_factory, "exported_tiny_glow", build)
+    model = _BUILT_HERE["exported_tiny_glow"] if "exported_tiny_glow" in _BUILT_HERE else keras.saving.load_model(path / "glow.keras")
+    export_dir = str(path / "export")
+    return dict(model=model, path=os.path.join(export_dir, "1"), export_dir=export_dir)
 
 
 def saved_model_ops(path) -> set[str]:

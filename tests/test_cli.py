@@ -122,11 +122,11 @@ def test_console_script_error_is_one_line_without_traceback(tmp_path):
 
 
 def test_export_command(run_dir, tmp_path, capsys):
-    target = str(tmp_path / "serving")
-    assert cli.main(["export", "--run", run_dir, "--export-dir", target]) == 0
-    assert os.path.exists(os.path.join(target, "1", "saved_model.pb"))
-    assert cli.main(["export", "--run", run_dir, "--export-dir", target]) == 2
+    target = tmp_path / "serving"
+    (target / "1").mkdir(parents=True)  # a version already served (the export's contents are test_export's)
+    assert cli.main(["export", "--run", run_dir, "--export-dir", str(target)]) == 2  # the default version, 1, is taken
     err = capsys.readouterr().err.strip()
-    assert err.endswith("already exists; pass overwrite=True (CLI: --overwrite) to replace it.") and err.count("\n") == 0
-    assert cli.main(["export", "--run", run_dir, "--export-dir", target, "--version", "2"]) == 0
-    assert sorted(os.listdir(target)) == ["1", "2"]
+    assert err.endswith(f"{target / '1'} already exists; pass overwrite=True (CLI: --overwrite) to replace it.") and err.count("\n") == 0
+    # one real export (one trace of the run's model): a new version beside the old one
+    assert cli.main(["export", "--run", run_dir, "--export-dir", str(target), "--version", "2"]) == 0
+    assert sorted(os.listdir(target)) == ["1", "2"] and os.path.exists(target / "2" / "saved_model.pb")

@@ -134,21 +134,30 @@ def test_bad_input_names_the_expected_shape(exported):
 
 @pytest.mark.parametrize("exported", ["Glow"], indirect=True)  # one model is enough here
 def test_versions_are_never_silently_overwritten(exported, monkeypatch, tmp_path):
+    from tfp_flows.export import saved_model
+
+    source = exported["path"]  # the session's export of this model, which stays as it is
     model, export_dir = exported["model"], shutil.copytree(exported["export_dir"], str(tmp_path / "serving"))
-    exported = dict(exported, path=os.path.join(export_dir, "1"))  # the session's export stays as it is
+    exported = dict(exported, path=os.path.join(export_dir, "1"))
     with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
         export.save(model, export_dir, version=1)
+
+    class TracedArchive:  # writes the SavedModel this model was traced to once already (no second trace)
+        def write_out(self, path, **kwargs):
+            shutil.copytree(source, path, dirs_exist_ok=True, copy_function=shutil.copy)  # new files, new times
+
     before = pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns
+    pathlib.Path(exported["path"], "stale").write_text("a file of the old version")
+    monkeypatch.setattr(saved_model, "_archive", lambda model: TracedArchive())
     export.save(model, export_dir, version=1, overwrite=True)
     assert pathlib.Path(exported["path"], "saved_model.pb").stat().st_mtime_ns != before
+    assert not pathlib.Path(exported["path"], "stale").exists()  # replaced as a whole
     assert sorted(os.listdir(export_dir)) == ["1"]
 
-    class BrokenArchive:  # the disk fills while the SavedModel is written (no need to trace it again)
+    class BrokenArchive:  # the disk fills while the SavedModel is written
         def write_out(self, path, **kwargs):
             pathlib.Path(path, "partial").write_text("half")
             raise RuntimeError("disk full")
-
-    from tfp_flows.export import saved_model
 
     monkeypatch.setattr(saved_model, "_archive", lambda model: BrokenArchive())
     with pytest.raises(RuntimeError, match="disk full"):

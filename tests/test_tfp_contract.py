@@ -324,7 +324,7 @@ def test_tfp_style_custom_loop_on_a_held_distribution_trains_the_whole_model(dig
     start = [w.numpy().copy() for w in model.trainable_weights]
     y = model.dequantize(digits[:64], noise=False)
     first = float(-tf.reduce_mean(dist.log_prob(y)))
-    for _ in range(15):
+    for _ in range(5):  # 5 eager steps of Adam(1e-2) lower the NLL by ~3 nats
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(dist.log_prob(y))
         grads = tape.gradient(loss, dist.trainable_variables)
