@@ -51,17 +51,23 @@ def test_release_drops_only_finished_graphs_and_keeps_results():
 
 
 def test_a_deleted_models_graphs_are_freed_by_the_next_trace():
-    """A user's traced `log_prob` (the same machinery `fit` traces: the model's Reshape and Shift
-    go through TFP's cache) is freed once the model and the function are gone."""
+    """A user's traced `log_prob` is freed once the model and the function are gone: the model's own
+    pass holds no TFP cache entry, and a traced `model.distribution.log_prob` (TFP's Chain, Reshape
+    and Shift go through TFP's cache) is released by the next traced entry point."""
     x = np.random.default_rng(0).integers(0, 17, (4, 8, 8, 1)).astype(np.float32)
     before = _graphs("log_prob")
     model = models.NICE.from_preset("tiny", seed=0)
-    log_prob = tf.function(model.log_prob)
-    log_prob(model.dequantize(x))
-    graphs = _new_graphs("log_prob", before)
-    assert graphs
-    del model, log_prob
+    y = model.dequantize(x)
+    own, through_tfp = tf.function(model.log_prob), tf.function(model.distribution.log_prob)
+    own(y)
+    own_graphs = _new_graphs("log_prob", before)
+    through_tfp(y)
+    own_ids = {id(ref()) for ref in own_graphs}
+    graphs = [ref for ref in _new_graphs("log_prob", before) if id(ref()) not in own_ids]
+    assert own_graphs and graphs
+    del model, own, through_tfp
     gc.collect()
+    assert not [g for g in own_graphs if g() is not None]
     assert [g for g in graphs if g() is not None]  # held by TFP's cache alone
     other = models.NICE.from_preset("tiny", seed=1)
     tf.function(other.log_prob)(other.dequantize(x))  # any traced entry point releases finished graphs

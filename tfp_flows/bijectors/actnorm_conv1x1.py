@@ -148,6 +148,10 @@ def fold_steps(actnorms: Sequence[ActNorm], convs: Sequence[Invertible1x1Conv]) 
     arithmetic. Eagerly each fold computes its own. Pairs that cannot stack (other channel
     counts, dtypes or parametrisations) are folded one by one.
 
+    Args:
+      actnorms: the `ActNorm` of each pair, applied first.
+      convs: the `Invertible1x1Conv` of each pair, applied after its ActNorm.
+
     >>> import tensorflow as tf
     >>> from tfp_flows.bijectors import ActNorm, Invertible1x1Conv
     >>> from tfp_flows.bijectors.actnorm_conv1x1 import fold_steps

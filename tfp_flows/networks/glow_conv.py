@@ -158,11 +158,21 @@ def glow_initial_scale(hidden_channels: int, couplings: int) -> float:
     first move whatever the model's size; `MAX_INITIAL_SCALE` caps small models, whose
     training was bumpier from larger starts. Both constants are measured, not derived.
 
+    Args:
+      hidden_channels: width of the coupling networks.
+      couplings: how many coupling networks the flow has (`levels * steps`).
+
+    Raises:
+      ValueError: a non-positive `hidden_channels` or `couplings`.
+
     >>> glow_initial_scale(hidden_channels=64, couplings=8)  # 8x8: levels 2, steps 4
     0.6
     >>> round(glow_initial_scale(hidden_channels=128, couplings=24), 3)  # 32x32x3: levels 3, steps 8
     0.293
     """
+    for key, value in dict(hidden_channels=hidden_channels, couplings=couplings).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"glow_initial_scale: expected {key} >= 1, got {value!r}.")
     return min(MAX_INITIAL_SCALE, FIRST_STEP_BUDGET / (hidden_channels * couplings))
 
 
