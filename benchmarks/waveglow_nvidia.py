@@ -15,7 +15,7 @@ process's CPU seconds and peak resident memory (after each length, the lengths i
 
     python benchmarks/waveglow_nvidia.py --nvidia-repo ~/src/waveglow --torch-python /work/.venv-peers/bin/python
     python benchmarks/waveglow_nvidia.py --seconds 1 --repeats 2          # our side only
-    python benchmarks/waveglow_nvidia.py --seconds 10 --chunk-steps 0     # our WaveNets unchunked (before issue 24.5)
+    python benchmarks/waveglow_nvidia.py --seconds 10 --chunk-steps 0     # our WaveNet layers unchunked
 
 Timings need a quiet machine: on a shared one, run it twice and trust neither much.
 """
@@ -59,7 +59,8 @@ def ours(seconds_list, repeats: int, threads: int | None, chunk_steps: int | Non
     model = models.WaveGlow.from_preset("ljspeech", lu=False)
     if chunk_steps is not None:
         model.synthesis_chunk_steps = chunk_steps or None  # 0: each WaveNet over the whole utterance at once
-    results = {"parameters": int(model.count_params()), "synthesis_chunk_steps": model.synthesis_chunk_steps, "rows": []}
+    results = {"parameters": int(model.count_params()), "rows": [],
+               "synthesis_chunk_steps": getattr(model, "synthesis_chunk_steps", None)}  # None before the attribute
     for seconds in seconds_list:
         frames = frames_for(seconds)
         mel = tf.constant(np.random.default_rng(0).normal(-5.0, 1.0, (1, N_MELS, frames)).astype(np.float32))
