@@ -246,8 +246,10 @@ def log_abs_det_and_matrix(parameters: dict, forward: bool) -> tuple[tf.Tensor, 
     lower = parameters["lower"] * strictly_lower + eye
     upper = parameters["upper"] * strictly_lower.T + tf.linalg.diag(parameters["sign"] * tf.exp(log_scale))
     if forward:
-        # P @ A with P = eye[permutation] is A's rows gathered: no matmul.
-        return log_abs_det, tf.gather(tf.matmul(lower, upper), permutation, axis=-2, batch_dims=permutation.shape.rank - 1)
+        if permutation.shape.rank == 1:  # P @ A with P = eye[permutation] is A's rows gathered: no matmul
+            return log_abs_det, tf.gather(tf.matmul(lower, upper), permutation)
+        # Stacked: a one-hot matmul, whose gradient is one more matmul (a batched gather's is dozens of ops).
+        return log_abs_det, tf.matmul(tf.one_hot(permutation, eye.shape[0], dtype=lower.dtype), tf.matmul(lower, upper))
     # W^-1 = U^-1 L^-1 P^T with P^T[j, i] = (permutation[i] == j): a one-hot, not a transpose
     # (oneDNN's transpose of a small matrix costs more than the two solves on CPU).
     perm_t = tf.one_hot(permutation, eye.shape[0], axis=permutation.shape.rank - 1, dtype=lower.dtype)

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfp_flows.bijectors._walk import walk
 from tfp_flows.models import conditioning, validation
-from tfp_flows.models._model_support import _GRAPH_FUNCTIONS, entry_point
+from tfp_flows.models._model_support import _GRAPH_FUNCTIONS, entry_point, with_lean_graph_optimization
 
 
 class LatentsAndSamples:
@@ -124,8 +124,8 @@ class LatentsAndSamples:
         if key not in functions:
             model = weakref.ref(self)  # the cache must not keep the model alive
             method = f"_{name}_flat"
-            functions[key] = tf.function(
+            functions[key] = with_lean_graph_optimization(tf.function(
                 lambda *args: getattr(model(), method)(*args), input_signature=specs, jit_compile=bool(jit_compile),
                 autograph=False,
-            )
+            ))
         return functions[key]

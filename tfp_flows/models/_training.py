@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfp_flows.models import conditioning
-from tfp_flows.models._model_support import _first_batch, _init_rows
+from tfp_flows.models._model_support import _first_batch, _init_rows, with_lean_graph_optimization
 
 
 class KerasTraining:
@@ -60,6 +60,18 @@ class KerasTraining:
             # batch axis: give the (already aggregated) scalars one.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
+
+    def make_train_function(self, force=False):
+        """Keras' training function, its graph optimised in one round (`lean_graph_optimization`)."""
+        super().make_train_function(force)
+        self.train_function = with_lean_graph_optimization(self.train_function)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        """Keras' evaluation function, its graph optimised in one round (`lean_graph_optimization`)."""
+        super().make_test_function(force)
+        self.test_function = with_lean_graph_optimization(self.test_function)
+        return self.test_function
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Builds the optimizer eagerly, before `fit` traces its first step.

@@ -20,6 +20,7 @@ from tfp_flows.models._latents import LatentsAndSamples
 from tfp_flows.models._training import KerasTraining
 from tfp_flows.models._model_support import (
     _GRAPH_FUNCTIONS, _event_shape, _MetricDirections, _Recomputed, _take_images, _Training, _with_layer_dtype, entry_point,
+    with_lean_graph_optimization,
 )
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -383,9 +384,9 @@ class FlowModel(LatentsAndSamples, conditioning.ConditionalMethods, KerasTrainin
             if c is not None:
                 specs.append(tf.TensorSpec([None, c.shape[-1]], c.dtype))
             model = weakref.ref(self)  # the cache must not keep the model alive
-            functions[key] = tf.function(
+            functions[key] = with_lean_graph_optimization(tf.function(
                 lambda *a: getattr(model(), method)(*a), input_signature=specs, jit_compile=bool(jit_compile), autograph=False
-            )
+            ))
         return functions[key](*args)
 
     # ------------------------------------------------------------------ initialisation
